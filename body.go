@@ -1,0 +1,236 @@
+package slotguard
+
+import (
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
+)
+
+// Bounds on what slotguard reads of a response.
+const (
+	// peekLimit is how much of an answer, decoded, is read to classify it.
+	// Provider answers are well under 300 bytes; a longer body is not one.
+	peekLimit = 1 << 10
+	// drainLimit bounds what is read from a discarded response so that its
+	// connection can be reused; past it the connection is closed instead.
+	drainLimit = 4 << 10
+	// inlineAnswer is the size of an answer kept inside its body value,
+	// so handing back a short answer (an accepted one is 15 to 40 bytes) costs
+	// one allocation.
+	inlineAnswer = 64
+	// defaultMaxReplayBody caps a request body buffered for replay.
+	defaultMaxReplayBody = 1 << 20
+)
+
+// peekPool holds the buffers answers are read into.
+var peekPool = sync.Pool{New: func() any { b := make([]byte, peekLimit+1); return &b }}
+
+// releaser ends an attempt's hold on the in-flight bound.
+type releaser interface{ release() }
+
+// inspect reads a bounded prefix of a submit's answer, classifies it, and
+// returns the response with a body that gives back the same bytes: the
+// prefix, then the rest. Only 2xx answers are read: the providers answer
+// in.php errors with 200, and a 5xx is never retried, so reading it would
+// gain nothing. rel (may be nil) is released once the answer has been read
+// to the end, or, for a longer body, when the caller finishes with it.
+func inspect(resp *http.Response, p Provider, rel releaser) (*http.Response, action) {
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		if rel != nil {
+			resp.Body = &answerBody{rest: resp.Body, rel: rel}
+		}
+		return resp, action{verdict: verdictOther}
+	}
+	bp := peekPool.Get().(*[]byte)
+	buf := *bp
+	n, err := io.ReadFull(resp.Body, buf)
+	body := &answerBody{}
+	switch {
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		// The whole answer is in buf: the connection can go back to the
+		// pool and the attempt is over.
+		resp.Body.Close()
+		if rel != nil {
+			rel.release()
+		}
+	case err != nil:
+		// A read error: the answer is unreadable, and the caller will see
+		// the same error after the bytes that did come.
+		body.rest, body.err = resp.Body, err
+		if rel != nil {
+			rel.release()
+		}
+	default:
+		body.rest, body.rel = resp.Body, rel
+	}
+	body.setPrefix(buf[:n])
+	act := action{verdict: verdictOther}
+	if body.rest == nil {
+		act = classify(resp, body.b, p)
+	}
+	peekPool.Put(bp)
+	resp.Body = body
+	return resp, act
+}
+
+// classify reads a complete answer. A gzip-encoded answer (one the caller
+// asked to see encoded, so net/http left it so) is decoded up to peekLimit
+// bytes: a compressed bomb costs no more than a plain answer.
+func classify(resp *http.Response, b []byte, p Provider) action {
+	if ce := resp.Header.Get("Content-Encoding"); ce != "" && !resp.Uncompressed {
+		if ce != "gzip" {
+			return action{verdict: verdictOther}
+		}
+		zr, err := gzip.NewReader(bytes.NewReader(b))
+		if err != nil {
+			return action{verdict: verdictOther}
+		}
+		dec := make([]byte, peekLimit+1)
+		n, err := io.ReadFull(zr, dec)
+		if !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+			return action{verdict: verdictOther} // longer than an answer, or corrupt
+		}
+		b = dec[:n]
+	}
+	a, ok := parseAnswer(b)
+	switch {
+	case !ok:
+		return action{verdict: verdictOther, code: codeUnreadable}
+	case a.accepted:
+		return action{verdict: verdictAccepted}
+	}
+	act := actionFor(p, a.code)
+	if act.code == "" {
+		act.code = string(a.code)
+	}
+	return act
+}
+
+// codeUnreadable counts answers slotguard cannot read, in Stats.Answers.
+const codeUnreadable = "unreadable"
+
+// answerBody is a response body that gives back a peeked prefix, then the
+// rest of the original body (or the error that cut it short).
+type answerBody struct {
+	inline [inlineAnswer]byte
+	b      []byte
+	off    int
+	rest   io.ReadCloser // nil when b is the whole body
+	err    error         // the read error that ended the peek
+	rel    releaser
+	done   atomic.Bool
+}
+
+func (a *answerBody) setPrefix(p []byte) {
+	if len(p) <= len(a.inline) {
+		a.b = a.inline[:copy(a.inline[:], p)]
+	} else {
+		a.b = bytes.Clone(p)
+	}
+}
+
+func (a *answerBody) Read(p []byte) (int, error) {
+	if a.off < len(a.b) {
+		n := copy(p, a.b[a.off:])
+		a.off += n
+		return n, nil
+	}
+	switch {
+	case a.err != nil:
+		return 0, a.err
+	case a.rest == nil:
+		return 0, io.EOF
+	}
+	n, err := a.rest.Read(p)
+	if err != nil {
+		a.release()
+	}
+	return n, err
+}
+
+func (a *answerBody) Close() error {
+	var err error
+	if a.rest != nil {
+		err = a.rest.Close()
+	}
+	a.release()
+	return err
+}
+
+func (a *answerBody) release() {
+	if a.rel != nil && a.done.CompareAndSwap(false, true) {
+		a.rel.release()
+	}
+}
+
+// discard drains a response that is not handed back, up to drainLimit, and
+// closes it.
+func discard(resp *http.Response) {
+	io.CopyN(io.Discard, resp.Body, drainLimit)
+	resp.Body.Close()
+}
+
+// replayer gives each retry a fresh copy of the request body.
+type replayer struct {
+	getBody func() (io.ReadCloser, error) // nil: no body
+	ok      bool                          // false: the body cannot be replayed
+}
+
+// prepareBody readies req for retries. It returns the request for the first
+// attempt (req itself unless the body had to be buffered) and a replayer.
+// A body without GetBody is buffered once, up to max bytes; a longer one is
+// sent as it is, once.
+func prepareBody(req *http.Request, max int64) (*http.Request, replayer, error) {
+	switch {
+	case req.Body == nil || req.Body == http.NoBody:
+		return req, replayer{ok: true}, nil
+	case req.GetBody != nil:
+		return req, replayer{getBody: req.GetBody, ok: true}, nil
+	}
+	buf, err := io.ReadAll(io.LimitReader(req.Body, max+1))
+	if err != nil {
+		req.Body.Close()
+		return nil, replayer{}, fmt.Errorf("slotguard: reading the request body: %w", err)
+	}
+	r := shallowCopy(req)
+	if int64(len(buf)) > max {
+		// Too long to keep: send what was read, then the rest, once.
+		r.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(buf), req.Body), req.Body}
+		return r, replayer{}, nil
+	}
+	req.Body.Close()
+	get := func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf)), nil }
+	r.Body, _ = get()
+	r.GetBody = get
+	return r, replayer{getBody: get, ok: true}, nil
+}
+
+// next returns the request for a retry: a copy of req with a fresh body.
+func (rp replayer) next(req *http.Request) (*http.Request, error) {
+	r := shallowCopy(req)
+	if rp.getBody != nil {
+		body, err := rp.getBody()
+		if err != nil {
+			return nil, fmt.Errorf("slotguard: GetBody for a retry: %w", err)
+		}
+		r.Body = body
+	}
+	return r, nil
+}
+
+// shallowCopy copies req so that its Body can change without touching the
+// caller's request; nothing else is modified, so the header map and URL are
+// shared, as in http.Request.WithContext.
+func shallowCopy(req *http.Request) *http.Request {
+	r := new(http.Request)
+	*r = *req
+	return r
+}

@@ -1,0 +1,62 @@
+// Package slotguard is an http.RoundTripper chain for 2captcha-compatible
+// captcha APIs (CaptchaAI, 2captcha) that turns ERROR_NO_SLOT_AVAILABLE from
+// a failure into a wait: it paces submits, retries the answers that prove a
+// task was not accepted, fails fast through outages, bounds what is in
+// flight, and keeps the account clear of the provider's bans.
+//
+// Drop it into any http.Client, under any client library:
+//
+//	tr, err := slotguard.New(nil, slotguard.Config{}) // the provider's advice
+//	client := &http.Client{Transport: tr}
+//
+// # The chain
+//
+// A submit is a request whose path ends in /in.php or /createTask. Each of
+// its attempts, retries included, passes the stages in this order:
+//
+//	SlotRetry loop ─▶ Breaker (allow?) ─▶ Pacer (token) ─▶ Limit (slot) ─▶ base RoundTripper
+//	      ▲                                                                       │
+//	      └──── classify the answer (codes.go): accepted / NO_SLOT / other ◀──────┘
+//
+//   - The breaker comes first, so that while it is open a submit fails at
+//     once with ErrCircuitOpen, spending neither a pacer token nor a request.
+//   - Every attempt takes a pacer token: retries never burst past the rate.
+//   - The in-flight bound comes last, so it counts only attempts on the wire.
+//
+// Everything else (res.php polls, balance checks) goes straight to the base
+// RoundTripper, untouched.
+//
+// # Reading answers on purpose
+//
+// Unlike most middleware, the slot-retry stage reads the response body: the
+// providers answer "no free worker" with HTTP 200 and ERROR_NO_SLOT_AVAILABLE
+// in the body. It reads a bounded prefix (1 KiB, decoded), classifies it
+// (ParseAnswer: plain text, json=1 JSON, createTask JSON; exact matches only),
+// and hands the caller a body that yields the very bytes the provider sent,
+// whatever their length, with status and headers untouched. Responses it does
+// not hand back (the NO_SLOT answers it retries) are drained, up to a bound,
+// and closed.
+//
+// # What is never retried
+//
+// A submit costs money once accepted, so only answers that prove the task
+// was not accepted are retried: NO_SLOT, MAX_USER_TURN (after holding every
+// submit the provider's 10 s), and on CaptchaAI ERROR_ZERO_BALANCE ("no free
+// threads"). A transport error, an HTTP 5xx or an unreadable answer may
+// follow an accepted task: it is handed back, never retried. slotguard never
+// adds an Idempotency-Key header, which would let net/http replay a POST.
+// The ban answers (ERROR: 1001, 1002, 1003) are handed back and hold the
+// breaker open for the ban's published length.
+//
+// # Stages alone
+//
+// Pacer, SlotRetry, Breaker and Limit are each an http.RoundTripper with a
+// Base field, holding the dependency's own type (*rate.Limiter,
+// *gobreaker.TwoStepCircuitBreaker, *semaphore.Weighted) so that one limiter
+// or breaker can be shared between clients. Transport composes them without
+// nesting, so an answer is read once per attempt.
+//
+// A Transport starts no goroutines, needs no Close and is safe for
+// concurrent use. Cancelling a request's context ends any wait at once; the
+// error is the context's own.
+package slotguard
