@@ -1,0 +1,151 @@
+package slotguard
+
+import (
+	"bytes"
+	"io"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// memRT serves a handler in memory, as a transport would: no sockets, so it
+// works inside synctest bubbles. It reads and closes the request body.
+type memRT struct{ h http.Handler }
+
+func (m memRT) RoundTrip(req *http.Request) (*http.Response, error) {
+	rec := httptest.NewRecorder()
+	m.h.ServeHTTP(rec, req)
+	if req.Body != nil {
+		io.Copy(io.Discard, req.Body)
+		req.Body.Close()
+	}
+	resp := rec.Result()
+	resp.Request = req
+	return resp, nil
+}
+
+// rtFunc adapts a function to http.RoundTripper.
+type rtFunc func(*http.Request) (*http.Response, error)
+
+func (f rtFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// script is a scripted provider: answer(n, body) gives the n-th (from 1)
+// submit's answer. It records when each request came and what body it
+// carried.
+type script struct {
+	answer func(n int, body []byte) (status int, text string)
+
+	mu     sync.Mutex
+	start  time.Time
+	times  []time.Duration
+	bodies [][]byte
+	polls  int
+}
+
+func newScript(answer func(n int, body []byte) (int, string)) *script {
+	return &script{answer: answer, start: time.Now()}
+}
+
+// answers returns a script that gives the texts in turn, the last one for
+// ever after.
+func answers(texts ...string) *script {
+	return newScript(func(n int, _ []byte) (int, string) {
+		return 200, texts[min(n, len(texts))-1]
+	})
+}
+
+func (s *script) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var body []byte
+	if r.Body != nil {
+		body, _ = io.ReadAll(r.Body)
+	}
+	if !isSubmit(r) {
+		s.mu.Lock()
+		s.polls++
+		s.mu.Unlock()
+		io.WriteString(w, "CAPCHA_NOT_READY")
+		return
+	}
+	s.mu.Lock()
+	s.times = append(s.times, time.Since(s.start))
+	s.bodies = append(s.bodies, body)
+	n := len(s.times)
+	s.mu.Unlock()
+	status, text := s.answer(n, body)
+	w.Header().Set("X-Attempt", strings.Repeat("a", n))
+	w.WriteHeader(status)
+	io.WriteString(w, text)
+}
+
+func (s *script) hits() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.times)
+}
+
+func (s *script) attemptTimes() []time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]time.Duration(nil), s.times...)
+}
+
+const testKey = "0123456789abcdef0123456789abcdef"
+
+// submitReq is a text-mode in.php POST with the key in the form.
+func submitReq(t testing.TB) *http.Request {
+	t.Helper()
+	form := url.Values{"key": {testKey}, "method": {"userrecaptcha"}, "googlekey": {"6Le-x"}, "pageurl": {"https://example.com/"}}
+	req, err := http.NewRequest("POST", "http://provider.test/in.php", strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return req
+}
+
+// mustNew builds a Transport or fails the test.
+func mustNew(t testing.TB, base http.RoundTripper, cfg Config) *Transport {
+	t.Helper()
+	tr, err := New(base, cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return tr
+}
+
+// readAll reads and closes a response body.
+func readAll(t testing.TB, resp *http.Response) string {
+	t.Helper()
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("reading the response body: %v", err)
+	}
+	return string(b)
+}
+
+// noPacing switches the pacer off, to test other stages alone.
+var noPacing = Config{Rate: math.Inf(1)}
+
+// logBuffer is a concurrency-safe buffer for slog handlers.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
