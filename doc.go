@@ -18,6 +18,8 @@
 //	      ▲                                                                       │
 //	      └──── classify the answer (codes.go): accepted / NO_SLOT / other ◀──────┘
 //
+// The order matters:
+//
 //   - The breaker comes first, so that while it is open a submit fails at
 //     once with ErrCircuitOpen, spending neither a pacer token nor a request.
 //   - Every attempt takes a pacer token: retries never burst past the rate.

@@ -155,4 +155,3 @@ func body(t *testing.T, resp *http.Response, err error) string {
 	}
 	return string(b)
 }
-
