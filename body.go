@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Bounds on what slotguard reads of a response.
@@ -44,7 +47,7 @@ func inspect(resp *http.Response, p Provider, rel releaser) (*http.Response, act
 		if rel != nil {
 			resp.Body = &answerBody{rest: resp.Body, rel: rel}
 		}
-		return resp, action{verdict: verdictOther}
+		return resp, retryAfter(resp)
 	}
 	bp := peekPool.Get().(*[]byte)
 	buf := *bp
@@ -76,6 +79,32 @@ func inspect(resp *http.Response, p Provider, rel releaser) (*http.Response, act
 	peekPool.Put(bp)
 	resp.Body = body
 	return resp, act
+}
+
+// retryAfter reads an HTTP 429 or 503 that carries Retry-After (seconds or
+// an HTTP date) as "not accepted, come back then". Any other status says
+// nothing about the task: verdictOther.
+func retryAfter(resp *http.Response) action {
+	if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable {
+		return action{verdict: verdictOther}
+	}
+	v := resp.Header.Get("Retry-After")
+	if v == "" {
+		return action{verdict: verdictOther}
+	}
+	var d time.Duration
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil && secs >= 0 {
+		d = time.Duration(min(secs, math.MaxInt64/int64(time.Second))) * time.Second
+	} else if at, err := http.ParseTime(v); err == nil {
+		d = max(0, time.Until(at))
+	} else {
+		return action{verdict: verdictOther}
+	}
+	code := "HTTP 429"
+	if resp.StatusCode == http.StatusServiceUnavailable {
+		code = "HTTP 503"
+	}
+	return action{verdict: verdictRetryAfter, code: code, hold: d}
 }
 
 // classify reads a complete answer. A gzip-encoded answer (one the caller

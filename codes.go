@@ -70,19 +70,34 @@ func (p Provider) String() string {
 type verdict uint8
 
 const (
-	verdictOther    verdict = iota // not retried, neither success nor failure for the breaker
-	verdictAccepted                // the task was accepted (and billed): breaker success
-	verdictNoSlot                  // not accepted, capacity: retry, breaker failure
-	verdictCapacity                // not accepted, capacity but not NO_SLOT: retry, breaker neutral
-	verdictUserTurn                // MAX_USER_TURN: hold every submit userTurnWait, then retry
-	verdictBan                     // a ban: never retried, breaker held open for the ban
+	verdictOther      verdict = iota // not retried, neither success nor failure for the breaker
+	verdictAccepted                  // the task was accepted (and billed): breaker success
+	verdictNoSlot                    // not accepted, capacity: retry, breaker failure
+	verdictCapacity                  // not accepted, capacity but not NO_SLOT: retry, breaker neutral
+	verdictUserTurn                  // MAX_USER_TURN: hold every submit userTurnWait, then retry
+	verdictBan                       // a ban: never retried, breaker held open for the ban
+	verdictRetryAfter                // HTTP 429 or 503 with Retry-After: not accepted, wait and retry
+	verdictUnsent                    // no answer: not sent, or a transport error
 )
 
 // action is what codes.go decides about one code.
 type action struct {
 	verdict verdict
 	code    string        // the code, for the codes this table knows; "" otherwise
-	hold    time.Duration // for verdictBan: how long the key is blocked
+	hold    time.Duration // for verdictBan: how long the key is blocked; for verdictRetryAfter: the wait asked
+}
+
+// outcome is the verdict as a Budget sees it.
+func (a action) outcome() Outcome {
+	switch a.verdict {
+	case verdictAccepted:
+		return OutcomeAccepted
+	case verdictNoSlot:
+		return OutcomeNoSlot
+	case verdictUnsent:
+		return OutcomeUnknown
+	}
+	return OutcomeOther
 }
 
 // actionFor maps a provider code (as the provider spelt it) to an action.

@@ -44,6 +44,23 @@ type Config struct {
 	// and a warning when the breaker opens. nil: silent. API keys never
 	// reach it.
 	Logger *slog.Logger
+	// Budget sets the lines of the ban budget, which every submit attempt
+	// passes: whatever the pace, the Transport stays under the provider's
+	// ban thresholds.
+	Budget BudgetConfig
+	// Adaptive makes the pacer follow the provider's answers. The zero
+	// value: off.
+	Adaptive Adaptive
+	// Schedule sets the rate per UTC hour (see PublishedSchedule). The
+	// zero value: Rate all day.
+	Schedule Schedule
+	// Polls paces res.php polls. The zero value: off, polls pass through
+	// untouched.
+	Polls PollPacing
+	// Shared shares pacing, budget and breaker state between processes
+	// that use one API key (see the redisguard module). The zero value:
+	// all of it stays in this Transport.
+	Shared Shared
 	// TimeScale runs every duration slotguard uses faster, for
 	// simulations against a fake provider running at the same scale
 	// (captchaaitest, cmd/slotbench): N >= 1 divides the backoff, the
@@ -177,10 +194,22 @@ func (c *Config) validate() error {
 	case math.IsNaN(c.TimeScale) || math.IsInf(c.TimeScale, 0) || c.TimeScale != 0 && c.TimeScale < 1:
 		return fieldError("TimeScale", c.TimeScale, "must be 0 (real time) or at least 1")
 	}
-	if err := c.Retry.validate("Retry"); err != nil {
-		return err
+	if c.Adaptive.Enabled && math.IsInf(c.Rate, 1) {
+		return fieldError("Adaptive.Enabled", true, "needs a finite Rate to adapt")
 	}
-	return c.Breaker.validate("Breaker")
+	for _, err := range []error{
+		c.Retry.validate("Retry"),
+		c.Breaker.validate("Breaker"),
+		c.Budget.validate("Budget"),
+		c.Adaptive.validate("Adaptive"),
+		c.Schedule.validate("Schedule"),
+		c.Polls.validate("Polls"),
+	} {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // fieldError is a Config error naming the field, its value and the rule.

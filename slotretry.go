@@ -122,6 +122,11 @@ func (r *retrier) do(req *http.Request, a attempter) (*http.Response, error) {
 		case verdictNoSlot, verdictCapacity:
 			waits++
 			wait = r.backoff.delay(waits)
+		case verdictRetryAfter:
+			// The server said when to come back; a cap keeps a careless
+			// or hostile Retry-After from parking the request for hours
+			// (go-retryablehttp #247, #295).
+			wait = min(act.hold, time.Duration(r.backoff.max))
 		case verdictUserTurn:
 			// The provider refuses every submit for 10 s: hold them all,
 			// this retry included.
@@ -179,6 +184,8 @@ type counters struct {
 	submits, attempts, accepted, retries  atomic.Int64
 	transportErrors, failedFast, inFlight atomic.Int64
 	pacerWait, limitWait, backoffWait     atomic.Int64 // nanoseconds
+	budgetWait, pollWait                  atomic.Int64 // nanoseconds
+	polls                                 atomic.Int64
 	mu                                    sync.Mutex
 	answers                               map[string]int64
 }

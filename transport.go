@@ -3,8 +3,11 @@ package slotguard
 import (
 	"cmp"
 	"context"
+	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/sony/gobreaker/v2"
@@ -31,6 +34,12 @@ type Transport struct {
 	pacer   *Pacer
 	sem     *semaphore.Weighted // nil: no bound
 	breaker *Breaker
+	budget  *localBudget
+	rc      *rateControl // nil: the rate never moves
+	polls   *pollPacer   // nil: polls pass untouched
+	shared  Shared
+	scale   float64
+	down    [3]atomic.Bool // a shared part is failing: pacer, budget, breaker
 	retry   retrier
 	stats   counters
 }
@@ -48,14 +57,18 @@ func New(base http.RoundTripper, cfg Config) (*Transport, error) {
 		base:    base,
 		pacer:   &Pacer{Base: base},
 		breaker: newBreaker(base, cfg.Breaker, scale),
+		budget:  newLocalBudget(cfg.Budget, scale),
+		shared:  cfg.Shared,
+		scale:   scale,
 	}
-	r := cmp.Or(cfg.Rate, 2)
-	if scale > 1 {
-		r *= scale
-	}
+	r := cmp.Or(cfg.Rate, 2) * max(scale, 1)
 	t.pacer.Limiter = newLimiter(r, cmp.Or(cfg.Burst, 1))
+	t.rc = newRateControl(cfg, r, t.pacer.Limiter, scale)
 	if n := cmp.Or(cfg.MaxInFlight, defaultMaxInFlight); n != Unlimited {
 		t.sem = semaphore.NewWeighted(int64(n))
+	}
+	if cfg.Polls.Enabled {
+		t.polls = newPollPacer(cfg.Polls, scale)
 	}
 	t.breaker.Provider = cfg.Provider
 	t.retry = retrier{
@@ -77,29 +90,43 @@ func New(base http.RoundTripper, cfg Config) (*Transport, error) {
 // context ends during a wait.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !isSubmit(req) {
+		if t.polls != nil {
+			return t.polls.roundTrip(t, req)
+		}
 		return t.base.RoundTrip(req)
 	}
 	return t.retry.do(req, t)
 }
 
-// attempt sends one attempt through breaker, pacer and in-flight bound. On
-// an early return it closes req's body, which Base never saw.
+// Indexes into Transport.down.
+const (
+	sharedPacer = iota
+	sharedBudget
+	sharedBreaker
+)
+
+// attempt sends one attempt through breaker, budget, pacer and in-flight
+// bound. On an early return it closes req's body, which Base never saw.
 func (t *Transport) attempt(ctx context.Context, req *http.Request) (*http.Response, action, error) {
 	st := &t.stats
-	done, err := t.breaker.allow()
+	var ad admission
+	var err error
+	ad.done, ad.probe, err = t.allow(ctx)
 	if err != nil {
-		st.failedFast.Add(1)
 		closeBody(req)
 		return nil, action{}, err
 	}
-	waited, err := t.pacer.wait(ctx)
-	st.pacerWait.Add(int64(waited))
+	err = t.admit(ctx, &ad)
 	if err == nil {
+		err = t.pace(ctx)
+	}
+	if err == nil {
+		var waited time.Duration
 		waited, err = acquire(ctx, t.sem)
 		st.limitWait.Add(int64(waited))
 	}
 	if err != nil {
-		done(errNeutral)
+		t.finish(ctx, &ad, action{verdict: verdictUnsent})
 		closeBody(req)
 		return nil, action{}, err
 	}
@@ -108,16 +135,161 @@ func (t *Transport) attempt(ctx context.Context, req *http.Request) (*http.Respo
 	resp, err := t.base.RoundTrip(req)
 	if err != nil {
 		t.release()
-		done(errNeutral)
 		st.transportErrors.Add(1)
+		t.finish(ctx, &ad, action{verdict: verdictUnsent})
 		return nil, action{}, err
 	}
 	resp, act := inspect(resp, t.retry.provider, t)
-	t.breaker.report(done, act)
-	if act.verdict == verdictNoSlot && t.breaker.newlyOpened() {
+	if t.polls != nil && act.verdict == verdictAccepted {
+		t.polls.submitted(req, resp)
+	}
+	t.finish(ctx, &ad, act)
+	return resp, act, nil
+}
+
+// allow asks the local breaker, then the shared one.
+func (t *Transport) allow(ctx context.Context) (done func(error), probe bool, err error) {
+	done, err = t.breaker.allow()
+	if err != nil {
+		t.stats.failedFast.Add(1)
+		return nil, false, err
+	}
+	sb := t.shared.Breaker
+	if sb == nil {
+		return done, false, nil
+	}
+	probe, err = sb.Allow(ctx)
+	switch {
+	case err == nil:
+		t.sharedUp(ctx, sharedBreaker)
+	case errors.Is(err, ErrCircuitOpen):
+		t.sharedUp(ctx, sharedBreaker)
+		t.stats.failedFast.Add(1)
+		done(errNeutral)
+		return nil, false, err
+	case ctx.Err() != nil:
+		done(errNeutral)
+		return nil, false, ctx.Err()
+	default:
+		t.sharedDown(ctx, sharedBreaker, err)
+	}
+	return done, probe, nil
+}
+
+// admission is what let an attempt through, to be told its outcome.
+type admission struct {
+	done          func(error) // the local breaker's
+	probe         bool        // the shared breaker's probe
+	local, shared bool        // admitted by the local and the shared budget
+}
+
+// admit waits for the local ban budget, then the shared one.
+func (t *Transport) admit(ctx context.Context, ad *admission) error {
+	b := t.budget
+	if wait, _ := b.tryAdmit(time.Now()); wait != 0 {
+		start := time.Now()
+		err := b.Admit(ctx)
+		t.stats.budgetWait.Add(int64(time.Since(start)))
+		if err != nil {
+			return err
+		}
+	}
+	ad.local = true
+	sb := t.shared.Budget
+	if sb == nil {
+		return nil
+	}
+	start := time.Now()
+	err := sb.Admit(ctx)
+	t.stats.budgetWait.Add(int64(time.Since(start)))
+	switch {
+	case err == nil:
+		t.sharedUp(ctx, sharedBudget)
+		ad.shared = true
+		return nil
+	case ctx.Err() != nil:
+		return ctx.Err()
+	}
+	t.sharedDown(ctx, sharedBudget, err)
+	return nil
+}
+
+// pace waits for a token: the shared pacer's when there is one and it
+// answers, the local one's otherwise.
+func (t *Transport) pace(ctx context.Context) error {
+	if t.rc != nil {
+		t.rc.tick(time.Now())
+	}
+	if sp := t.shared.Pacer; sp != nil {
+		start := time.Now()
+		err := sp.Wait(ctx)
+		t.stats.pacerWait.Add(int64(time.Since(start)))
+		switch {
+		case err == nil:
+			t.sharedUp(ctx, sharedPacer)
+			return nil
+		case ctx.Err() != nil:
+			return ctx.Err()
+		}
+		t.sharedDown(ctx, sharedPacer, err)
+	}
+	waited, err := t.pacer.wait(ctx)
+	t.stats.pacerWait.Add(int64(waited))
+	return err
+}
+
+// finish reports an attempt's outcome to everything that admitted it.
+func (t *Transport) finish(ctx context.Context, ad *admission, act action) {
+	o := act.outcome()
+	if ad.local {
+		t.budget.Done(ctx, o)
+	}
+	if ad.shared {
+		t.shared.Budget.Done(ctx, o)
+	}
+	if t.rc != nil {
+		t.rc.observe(act.verdict)
+	}
+	t.breaker.report(ad.done, act)
+	probe := ad.probe
+	opened := act.verdict == verdictNoSlot && t.breaker.newlyOpened()
+	if opened {
 		t.retry.logOpen(ctx, t.breaker.openFor)
 	}
-	return resp, act, nil
+	sb := t.shared.Breaker
+	if sb == nil || t.down[sharedBreaker].Load() {
+		return
+	}
+	var err error
+	switch {
+	case act.verdict == verdictBan:
+		err = sb.Open(ctx, time.Now().Add(scaled(act.hold, t.breaker.scale)), act.code)
+	case opened || probe && act.verdict == verdictNoSlot:
+		err = sb.Open(ctx, time.Now().Add(t.breaker.openFor), "")
+	case probe && act.verdict == verdictAccepted:
+		err = sb.Close(ctx)
+	}
+	if err != nil && ctx.Err() == nil {
+		t.sharedDown(ctx, sharedBreaker, err)
+	}
+}
+
+var sharedNames = [...]string{"pacer", "budget", "breaker"}
+
+// sharedDown notes a failing shared part and logs it once per outage.
+func (t *Transport) sharedDown(ctx context.Context, part int, err error) {
+	if t.down[part].CompareAndSwap(false, true) && t.retry.logger != nil {
+		t.retry.logger.LogAttrs(ctx, slog.LevelWarn, "slotguard: shared state unavailable, using local limits",
+			slog.String("part", sharedNames[part]), slog.String("error", err.Error()))
+	}
+}
+
+// sharedUp notes a shared part answering again.
+func (t *Transport) sharedUp(ctx context.Context, part int) {
+	if t.down[part].Load() && t.down[part].CompareAndSwap(true, false) && t.retry.logger != nil {
+		t.retry.logger.LogAttrs(ctx, slog.LevelInfo, "slotguard: shared state back",
+			slog.String("part", sharedNames[part]))
+	}
 }
 
 // release ends an attempt's hold on the in-flight bound.
@@ -143,15 +315,37 @@ type Stats struct {
 	Breaker         gobreaker.State
 	BreakerOpens    int64 // times the breaker opened on NO_SLOT answers
 	InFlight        int64 // submit attempts in flight now
-	PacerWait       time.Duration
-	LimitWait       time.Duration // waiting for the in-flight bound
-	BackoffWait     time.Duration
+	// Rate is the pacer's current rate, attempts per second (it moves with
+	// Adaptive and Schedule).
+	Rate float64
+	// NoSlotHeadroom and SubmitHeadroom are what the ban budget still
+	// takes now: NO_SLOT answers this minute, submits these 3 seconds.
+	NoSlotHeadroom int
+	SubmitHeadroom int
+	Polls          int64 // res.php polls paced (with Polls on)
+	// SharedDown is true while a shared part (Config.Shared) is failing
+	// and local limits stand in.
+	SharedDown bool
+	// The time spent waiting, by cause.
+	PacerWait   time.Duration
+	LimitWait   time.Duration // for the in-flight bound
+	BackoffWait time.Duration
+	BudgetWait  time.Duration // for the ban budget
+	PollWait    time.Duration // for poll spacing and the poll budget
 }
 
 // Stats returns a snapshot of the Transport's counters.
 func (t *Transport) Stats() Stats {
 	st := &t.stats
+	noSlot, submits, _, _ := t.budget.headroom()
 	return Stats{
+		Rate:            t.rate(),
+		NoSlotHeadroom:  noSlot,
+		SubmitHeadroom:  submits,
+		Polls:           st.polls.Load(),
+		SharedDown:      t.down[0].Load() || t.down[1].Load() || t.down[2].Load(),
+		BudgetWait:      time.Duration(st.budgetWait.Load()),
+		PollWait:        time.Duration(st.pollWait.Load()),
 		Submits:         st.submits.Load(),
 		Attempts:        st.attempts.Load(),
 		Accepted:        st.accepted.Load(),

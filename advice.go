@@ -1,0 +1,80 @@
+package slotguard
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/sony/gobreaker/v2"
+)
+
+// Advice answers "should I start a batch now, and at what rate?" from what
+// the Transport already knows. CaptchaAI's guide suggests a small test
+// submit before a big batch; that probe can be accepted and billed. Advice
+// costs nothing: it reads the breaker, the ban budget's headroom, the share
+// of recent submits that found no slot, the current rate and the hour.
+type Advice struct {
+	// Go is true when a batch may start now.
+	Go bool
+	// Rate is the pace to start at, attempts per second (real time).
+	Rate float64
+	// Reason says why, in a sentence.
+	Reason string
+	// Band is the hour's part of CaptchaAI's published availability table.
+	Band Band
+	// Breaker is the breaker's state.
+	Breaker gobreaker.State
+	// NoSlotShare is the share of the last minute's answers that were
+	// NO_SLOT, over Answers answers (0 when there were none).
+	NoSlotShare float64
+	Answers     int
+	// NoSlotHeadroom is how many more NO_SLOT answers the ban budget takes
+	// in the current minute.
+	NoSlotHeadroom int
+}
+
+// Advice tells whether to start a batch now. It sends nothing.
+func (t *Transport) Advice() Advice {
+	now := time.Now()
+	headroom, _, share, answers := t.budget.headroom()
+	a := Advice{
+		Rate:           t.rate(),
+		Band:           band(now.UTC().Hour()),
+		Breaker:        t.breaker.state(),
+		NoSlotShare:    share,
+		Answers:        answers,
+		NoSlotHeadroom: headroom,
+	}
+	line := t.budget.noSlotLine
+	switch {
+	case a.Breaker != gobreaker.StateClosed:
+		a.Reason = "the breaker is " + a.Breaker.String()
+		if h := t.breaker.ban.Load(); h != nil && now.Before(h.until) {
+			a.Reason = fmt.Sprintf("the provider blocked the key (%s) until %s", h.code, h.until.UTC().Format(time.RFC3339))
+		}
+	case line != Unlimited && headroom < max(line/10, 1):
+		a.Reason = fmt.Sprintf("%d NO_SLOT answers left under the ban line this minute", headroom)
+	case answers >= 10 && share >= 0.8:
+		a.Reason = fmt.Sprintf("%.0f%% of the last minute's submits found no free slot", 100*share)
+	case a.Band == BandPeak && answers >= 10 && share >= 0.5:
+		a.Reason = fmt.Sprintf("peak hours, and %.0f%% of the last minute's submits found no free slot", 100*share)
+	default:
+		a.Go = true
+		a.Reason = fmt.Sprintf("%s hours; %d answers in the last minute, %.0f%% NO_SLOT", a.Band, answers, 100*share)
+	}
+	return a
+}
+
+// rate is the pacer's current rate in real-time attempts per second.
+func (t *Transport) rate() float64 {
+	var r float64
+	switch {
+	case t.rc != nil:
+		r = t.rc.rate()
+	case t.pacer.Limiter != nil:
+		r = float64(t.pacer.Limiter.Limit())
+	default:
+		return math.Inf(1)
+	}
+	return r / max(t.scale, 1)
+}

@@ -1,0 +1,74 @@
+package slotguard
+
+import (
+	"context"
+	"time"
+)
+
+// Shared holds the state that processes sharing one API key can share (see
+// the redisguard module, which keeps it in Redis). Each field is optional;
+// a nil field keeps that state in the process. When a shared call fails for
+// any reason but the request's context (the store is down or slow), the
+// Transport falls back to its local limits for that attempt, logs it once
+// per outage, and uses the shared state again as soon as a call succeeds:
+// a request is never lost or hung because the store is.
+type Shared struct {
+	// Pacer paces every process's submit attempts together: one Wait per
+	// attempt, after the local ban budget. A *rate.Limiter satisfies it.
+	Pacer Waiter
+	// Budget keeps the fleet's attempts under the provider's ban lines,
+	// alongside the local budget.
+	Budget Budget
+	// Breaker shares the breaker's open state: one process that sees an
+	// outage or a ban opens it for all, and one probe goes through for
+	// the whole fleet after the open period.
+	Breaker SharedBreaker
+}
+
+// Waiter paces submit attempts; *rate.Limiter is one.
+type Waiter interface {
+	// Wait blocks until one attempt may go, or ctx ends (then it returns
+	// an error matching ctx.Err()).
+	Wait(ctx context.Context) error
+}
+
+// Budget keeps attempts under the provider's ban lines (see BudgetConfig).
+type Budget interface {
+	// Admit blocks until one more submit attempt fits under every line,
+	// or ctx ends (then it returns an error matching ctx.Err()). Each
+	// successful Admit is followed by exactly one Done.
+	Admit(ctx context.Context) error
+	// Done reports the outcome of an admitted attempt.
+	Done(ctx context.Context, o Outcome)
+}
+
+// Outcome is what an admitted attempt came to, for a Budget.
+type Outcome uint8
+
+const (
+	// OutcomeUnknown: no answer was read (not sent after all, a transport
+	// error, a cancelled request).
+	OutcomeUnknown Outcome = iota
+	// OutcomeAccepted: the provider accepted (and billed) the task.
+	OutcomeAccepted
+	// OutcomeNoSlot: ERROR_NO_SLOT_AVAILABLE.
+	OutcomeNoSlot
+	// OutcomeOther: any other answer.
+	OutcomeOther
+)
+
+// SharedBreaker is the fleet-wide half of the breaker. Each process still
+// runs its own breaker; this shares the result: an opening, and its end.
+type SharedBreaker interface {
+	// Allow reports whether a submit may go now. While the fleet's breaker
+	// is open it returns an *OpenError. Once the open period has passed it
+	// lets exactly one submit of the whole fleet through as the probe
+	// (probe true) and keeps refusing the others until the probe's
+	// outcome is reported, or for a bounded time if it never is.
+	Allow(ctx context.Context) (probe bool, err error)
+	// Open opens the fleet's breaker until until (a later opening wins),
+	// naming the provider's ban code, or "" for a run of NO_SLOT answers.
+	Open(ctx context.Context, until time.Time, code string) error
+	// Close closes it, after an accepted probe.
+	Close(ctx context.Context) error
+}
