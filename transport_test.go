@@ -796,6 +796,11 @@ func TestStats(t *testing.T) {
 			Breaker:     gobreaker.StateClosed,
 			BackoffWait: 7500 * time.Millisecond,
 			PacerWait:   st.PacerWait,
+			Rate:        2,
+			// 110 - 2 NO_SLOT this minute; 50 - 2 submits in the last
+			// 3 s (at 7.5 and 8 s).
+			NoSlotHeadroom: 108,
+			SubmitHeadroom: 48,
 		}
 		if diff := cmp.Diff(want, st); diff != "" {
 			t.Errorf("Stats (-want +got):\n%s", diff)
