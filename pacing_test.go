@@ -116,7 +116,7 @@ func TestAdaptiveRate(t *testing.T) {
 		seq := []string{CodeNoSlot, CodeNoSlot, CodeUserTurn, "OK|1", "OK|2"}
 		s := answers(append(seq, "OK|3")...)
 		tr := mustNew(t, memRT{s}, Config{Adaptive: Adaptive{Enabled: true}, Retry: Backoff{Attempts: 1}})
-		want := []float64{1.6, 1.28, 1.024, 1.124, 1.224}
+		want := []float64{1.5, 1.125, 0.84375, 1.09375, 1.34375}
 		for i, w := range want {
 			resp, err := tr.RoundTrip(submitReq(t))
 			if err != nil {

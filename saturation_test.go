@@ -59,17 +59,30 @@ func (m *slotModel) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // minute.
 func TestBreakerDefaultsRideOutSaturation(t *testing.T) {
 	for seed := range uint64(5) {
-		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) { rideOutSaturation(t, seed) })
+		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) { rideOutSaturation(t, seed, Config{}, 0.96, 2.1) })
 	}
 }
 
-func rideOutSaturation(t *testing.T, seed uint64) {
+// TestAdaptiveUnderSaturation: the same workload with Adaptive pacing keeps
+// the slots about 95 % busy at under 1.5 attempts per accepted task (the
+// trade documented on Adaptive).
+func TestAdaptiveUnderSaturation(t *testing.T) {
+	for seed := range uint64(3) {
+		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
+			rideOutSaturation(t, seed, Config{Adaptive: Adaptive{Enabled: true}}, 0.94, 1.5)
+		})
+	}
+}
+
+// rideOutSaturation runs the model and checks utilisation and attempts per
+// accepted task against the bounds.
+func rideOutSaturation(t *testing.T, seed uint64, cfg Config, minUtil, maxAttempts float64) {
 	synctest.Test(t, func(t *testing.T) {
 		const run = 10 * time.Minute
 		start := time.Now()
 		m := &slotModel{slots: 20, minSolve: 10 * time.Second, maxSolve: 30 * time.Second,
 			stop: start.Add(run), rng: rand.New(rand.NewPCG(seed, 2))}
-		tr := mustNew(t, memRT{m}, Config{})
+		tr := mustNew(t, memRT{m}, cfg)
 		var wg sync.WaitGroup
 		for range 50 {
 			wg.Go(func() {
@@ -95,12 +108,15 @@ func rideOutSaturation(t *testing.T, seed uint64) {
 			t.Errorf("BreakerOpens = %d, want 0", st.BreakerOpens)
 		}
 		share := float64(st.Answers[CodeNoSlot]) / float64(st.Attempts)
-		if share < 0.3 {
+		if share < 0.25 {
 			t.Errorf("NO_SLOT share = %.2f: the workload is not saturated, the test proves nothing", share)
 		}
 		util := float64(m.busy) / float64(20*run)
-		if util < 0.9 {
-			t.Errorf("slot utilisation = %.2f, want at least 0.90", util)
+		if util < minUtil {
+			t.Errorf("slot utilisation = %.3f, want at least %.2f", util, minUtil)
+		}
+		if per := float64(st.Attempts) / float64(st.Accepted); per > maxAttempts {
+			t.Errorf("attempts per accepted task = %.2f, want at most %.2f", per, maxAttempts)
 		}
 		peak := 0
 		for i, at := range m.noSlot {

@@ -64,6 +64,7 @@ func New(base http.RoundTripper, cfg Config) (*Transport, error) {
 	r := cmp.Or(cfg.Rate, 2) * max(scale, 1)
 	t.pacer.Limiter = newLimiter(r, cmp.Or(cfg.Burst, 1))
 	t.rc = newRateControl(cfg, r, t.pacer.Limiter, scale)
+	t.pacer.moving = t.rc != nil
 	if n := cmp.Or(cfg.MaxInFlight, defaultMaxInFlight); n != Unlimited {
 		t.sem = semaphore.NewWeighted(int64(n))
 	}
