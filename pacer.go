@@ -49,34 +49,27 @@ func (p *Pacer) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // waitMoving waits for a token of a limiter whose rate moves. A plain
-// Wait reserves a token at today's rate: when the rate then falls, the
-// attempts queued behind go too early, and when it rises, they stay parked
-// at the slow pace (with 50 callers at 0.2/s, for minutes). So a reservation
-// is kept only when it is due within one token's time; otherwise the
-// caller gives the token back and looks again one token's time later.
+// Wait reserves a token at the rate of the moment: when the rate then
+// rises, the attempts queued behind it stay parked at the slow pace (with
+// 50 callers at 0.2/s, for minutes). Reserving and cancelling instead leaks
+// tokens when callers interleave (Cancel restores only what no later
+// reservation has claimed). So it reserves nothing: it takes a token when
+// one is there, and otherwise sleeps until one would be at today's rate.
 func waitMoving(ctx context.Context, lim *rate.Limiter) error {
 	for {
-		step := time.Second
-		if l := lim.Limit(); l > 0 {
-			step = time.Duration(float64(time.Second) / float64(l))
-		}
-		r := lim.Reserve()
-		if !r.OK() {
-			return fmt.Errorf("slotguard: pacer: no token can come at rate %v", lim.Limit())
-		}
-		d := r.Delay()
-		if d <= step {
-			if err := sleep(ctx, d); err != nil {
-				r.Cancel()
-				return err
-			}
+		if lim.Allow() {
 			return nil
 		}
-		r.Cancel()
+		d := time.Second
+		if l := float64(lim.Limit()); l > 0 {
+			// Rounded up, so that the token is whole on waking.
+			d = time.Duration(math.Ceil((1 - min(lim.Tokens(), 1)) / l * float64(time.Second)))
+		}
+		d = max(d, 1)
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
 			return fmt.Errorf("slotguard: pacer: the next token comes after the request's deadline: %w", context.DeadlineExceeded)
 		}
-		if err := sleep(ctx, step); err != nil {
+		if err := sleep(ctx, d); err != nil {
 			return err
 		}
 	}

@@ -149,18 +149,18 @@ func TestAdaptiveRate(t *testing.T) {
 // synctest's clock starts at midnight UTC.
 func TestSchedule(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		tr := mustNew(t, memRT{answers("OK|1")}, Config{Schedule: PublishedSchedule(6, 3, 1)})
+		tr := mustNew(t, memRT{answers("OK|1")}, Config{Schedule: PublishedSchedule(4, 2, 1)})
 		for _, step := range []struct {
 			at   time.Duration
 			want float64
 			band Band
 		}{
-			{0, 6, BandHigh},
-			{6*time.Hour - 1, 6, BandHigh},
-			{6 * time.Hour, 3, BandModerate},
+			{0, 4, BandHigh},
+			{6*time.Hour - 1, 4, BandHigh},
+			{6 * time.Hour, 2, BandModerate},
 			{12 * time.Hour, 1, BandPeak},
-			{18 * time.Hour, 3, BandModerate},
-			{24 * time.Hour, 6, BandHigh},
+			{18 * time.Hour, 2, BandModerate},
+			{24 * time.Hour, 4, BandHigh},
 		} {
 			synctest.Wait()
 			time.Sleep(step.at - time.Since(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)))
@@ -168,9 +168,9 @@ func TestSchedule(t *testing.T) {
 				t.Errorf("at %v: rate %v, band %q; want %v, %q", step.at, got, a.Band, step.want, step.band)
 			}
 		}
-		// Pacing follows: 7 submits at 6/s with burst 1 take 1 s.
+		// Pacing follows: 5 submits at 4/s with burst 1 take 1 s.
 		start := time.Now()
-		for range 7 {
+		for range 5 {
 			resp, _ := tr.RoundTrip(submitReq(t))
 			resp.Body.Close()
 		}

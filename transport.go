@@ -258,7 +258,7 @@ func (t *Transport) finish(ctx context.Context, ad *admission, act action) {
 		t.retry.logOpen(ctx, t.breaker.openFor)
 	}
 	sb := t.shared.Breaker
-	if sb == nil || t.down[sharedBreaker].Load() {
+	if sb == nil {
 		return
 	}
 	var err error
