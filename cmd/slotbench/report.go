@@ -1,0 +1,350 @@
+package main
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/slotguard/slotguard/captchaaitest"
+)
+
+// banLine is the provider's line: the 120th NO_SLOT answer within a rolling
+// minute blocks the key's submits for 10 minutes (ERROR: 1001).
+const banLine = 120
+
+// result is one policy's measurements. Times are provider time.
+type result struct {
+	Policy   string `json:"policy"`
+	About    string `json:"about"`
+	Baseline bool   `json:"baseline"` // written without slotguard
+
+	AcceptedPerMin float64        `json:"accepted_per_min"` // goodput: tasks accepted (billed) per minute
+	Utilization    float64        `json:"utilization"`      // busy slot time / available slot time
+	Accepted       int            `json:"accepted"`         // tasks accepted, as the provider billed them
+	Started        int            `json:"started"`          // tasks whose fate was decided within the run
+	Lost           int            `json:"lost"`             // tasks given up
+	CutOff         int            `json:"cut_off"`          // tasks still being submitted when the run ended
+	ShareAccepted  float64        `json:"share_accepted"`   // accepted / started, from the workers' side
+	P50            float64        `json:"p50_s"`            // time to acceptance, seconds
+	P95            float64        `json:"p95_s"`
+	P99            float64        `json:"p99_s"`
+	Attempts       int            `json:"attempts"`             // submit attempts on the wire
+	AttemptsPerAcc float64        `json:"attempts_per_task"`    // attempts / accepted
+	NoSlot         int            `json:"no_slot"`              // NO_SLOT answers
+	PeakNoSlot     int            `json:"peak_no_slot_per_min"` // most NO_SLOT answers in any rolling minute
+	Bans           int            `json:"bans"`                 // blocks started, every code
+	BansBy         map[string]int `json:"bans_by"`
+	LostBy         map[string]int `json:"lost_by"`
+	Polls          int            `json:"polls"`
+	PollErrors     int            `json:"poll_errors"`
+	NoSlotPerMin   []int          `json:"no_slot_per_minute"` // the provider's count per provider minute
+
+	latency []time.Duration // per accepted task, sorted: for the plot
+	rolling []rollPoint     // NO_SLOT answers in the minute before each point: for the plot
+}
+
+type rollPoint struct {
+	at time.Duration
+	n  int
+}
+
+// result computes p's result from the run's records and the provider's
+// stats st, read at the deadline.
+func (e *env) result(p policy, st captchaaitest.Stats) result {
+	tries, noSlot := e.wire.snapshot(e.w.Duration)
+	r := &e.rec
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	lat := slices.Clone(r.latency)
+	slices.Sort(lat)
+	res := result{
+		Policy:         p.name,
+		About:          p.about,
+		Baseline:       p.baseline,
+		AcceptedPerMin: float64(st.Accepted) / e.w.Duration.Minutes(),
+		Utilization:    st.Utilization(),
+		Accepted:       st.Accepted,
+		Started:        len(lat) + r.lostN,
+		Lost:           r.lostN,
+		CutOff:         r.cutOffN,
+		P50:            quantile(lat, 0.50).Seconds(),
+		P95:            quantile(lat, 0.95).Seconds(),
+		P99:            quantile(lat, 0.99).Seconds(),
+		Attempts:       len(tries),
+		NoSlot:         len(noSlot),
+		BansBy:         st.Bans,
+		LostBy:         maps.Clone(r.lostBy),
+		Polls:          st.Polls,
+		PollErrors:     r.pollErrors,
+		NoSlotPerMin:   st.NoSlotPerMinute,
+		latency:        lat,
+	}
+	if res.BansBy == nil {
+		res.BansBy = map[string]int{}
+	}
+	if res.LostBy == nil {
+		res.LostBy = map[string]int{}
+	}
+	for _, n := range st.Bans {
+		res.Bans += n
+	}
+	if res.Started > 0 {
+		res.ShareAccepted = float64(len(lat)) / float64(res.Started)
+	}
+	if st.Accepted > 0 {
+		res.AttemptsPerAcc = float64(len(tries)) / float64(st.Accepted)
+	}
+	res.PeakNoSlot = peakPerMinute(noSlot)
+	res.rolling = rollingSeries(noSlot, e.w.Duration, max(e.w.Duration/200, time.Second))
+	return res
+}
+
+// quantile returns the q-quantile of sorted by the nearest rank; 0 if empty.
+func quantile(sorted []time.Duration, q float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(math.Ceil(q*float64(len(sorted)))) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
+}
+
+// peakPerMinute returns the most events (sorted times) within any rolling
+// minute: the count the provider's ERROR: 1001 rule watches.
+func peakPerMinute(at []time.Duration) int {
+	peak, lo := 0, 0
+	for hi := range at {
+		for at[hi]-at[lo] >= time.Minute {
+			lo++
+		}
+		peak = max(peak, hi-lo+1)
+	}
+	return peak
+}
+
+// rollingSeries samples the events (sorted times) in the minute before each
+// step up to end.
+func rollingSeries(at []time.Duration, end, step time.Duration) []rollPoint {
+	var pts []rollPoint
+	lo, hi := 0, 0
+	for t := time.Duration(0); t <= end; t += step {
+		for hi < len(at) && at[hi] <= t {
+			hi++
+		}
+		for lo < hi && t-at[lo] >= time.Minute {
+			lo++
+		}
+		pts = append(pts, rollPoint{t, hi - lo})
+	}
+	return pts
+}
+
+// verdict names the winner and says by how much it won. The winner: among
+// the policies that started no ban (of any code), those whose goodput is
+// within tieShare of the best goodput contend, and the one with the fewest
+// attempts per accepted task wins (within tieShare too; then table order,
+// so that noise does not pick between twins). If every policy started a
+// ban, the same rule runs over all of them and the line says so. "By how
+// much" compares the winner with the best ban-free baseline (a policy
+// written without slotguard), else with the best of the others.
+func verdict(results []result) string {
+	if len(results) == 0 {
+		return ""
+	}
+	pool := slices.DeleteFunc(slices.Clone(results), func(r result) bool { return r.Bans > 0 })
+	banFree := len(pool) > 0
+	if !banFree {
+		pool = slices.Clone(results)
+	}
+	best := slices.MaxFunc(pool, func(a, b result) int { return cmpFloat(a.AcceptedPerMin, b.AcceptedPerMin) })
+	contenders := slices.DeleteFunc(slices.Clone(pool), func(r result) bool { return !tie(r.AcceptedPerMin, best.AcceptedPerMin) })
+	fewest := slices.MinFunc(contenders, func(a, b result) int { return cmpFloat(a.AttemptsPerAcc, b.AttemptsPerAcc) })
+	var w result
+	var tied []string
+	for _, r := range contenders {
+		switch {
+		case !tie(r.AttemptsPerAcc, fewest.AttemptsPerAcc):
+		case w.Policy == "":
+			w = r
+		default:
+			tied = append(tied, r.Policy)
+		}
+	}
+
+	var b strings.Builder
+	fmt.Fprintf(&b, "winner: %s, %.1f tasks accepted/min, %.0f%% slot utilisation, %.2f attempts/task",
+		w.Policy, w.AcceptedPerMin, 100*w.Utilization, w.AttemptsPerAcc)
+	if !banFree {
+		b.WriteString(" (every policy started a ban: none of them is safe here)")
+		return b.String()
+	}
+	b.WriteString(", no bans")
+	if len(tied) > 0 {
+		fmt.Fprintf(&b, " (tied within noise with %s)", strings.Join(tied, ", "))
+	}
+	var rival *result
+	for i := range pool {
+		r := &pool[i]
+		switch {
+		case r.Policy == w.Policy:
+		case rival == nil, r.Baseline && !rival.Baseline,
+			r.Baseline == rival.Baseline && r.AcceptedPerMin > rival.AcceptedPerMin:
+			rival = r
+		}
+	}
+	if rival != nil {
+		what := "the best of the others"
+		if rival.Baseline {
+			what = "the best ban-free policy without slotguard"
+		}
+		fmt.Fprintf(&b, "; vs %s, %s (%.1f/min, %.0f%%, %.2f attempts/task): %+.1f%% goodput, %+.0f%% attempts/task",
+			what, rival.Policy, rival.AcceptedPerMin, 100*rival.Utilization, rival.AttemptsPerAcc,
+			100*(w.AcceptedPerMin/rival.AcceptedPerMin-1), 100*(w.AttemptsPerAcc/rival.AttemptsPerAcc-1))
+	}
+	var banned []string
+	for _, r := range results {
+		if r.Bans > 0 {
+			banned = append(banned, r.Policy)
+		}
+	}
+	if len(banned) > 0 {
+		fmt.Fprintf(&b, "; banned: %s", strings.Join(banned, ", "))
+	}
+	return b.String()
+}
+
+// tieShare is how close two goodputs (or attempts per task) must be to tie: above the
+// run-to-run noise of the default workload (about 1% between two runs of the
+// same seed).
+const tieShare = 0.02
+
+func tie(a, b float64) bool { return math.Abs(a-b) <= tieShare*max(a, b) }
+
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// banList formats bans by code: "ERROR: 1001 x1, MAX_USER_TURN x2".
+func banList(m map[string]int) string {
+	if len(m) == 0 {
+		return "-"
+	}
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, fmt.Sprintf("%s x%d", k, m[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// describe is the table's heading line.
+func describe(w workload) string {
+	bans := "bans on"
+	if !w.Bans {
+		bans = "bans off"
+	}
+	pool := ""
+	if w.Hour >= 0 {
+		pool = fmt.Sprintf(", shared pool from %02d:00 UTC", w.Hour)
+	}
+	return fmt.Sprintf("slotbench: %d slots, %d workers, solve %v-%v, %v of provider time at x%g, seed %d, %s%s",
+		w.Slots, w.Workers, w.SolveMin, w.SolveMax, w.Duration, w.Speed, w.Seed, bans, pool)
+}
+
+// writeTable prints the human table and the verdict.
+func writeTable(out io.Writer, w workload, results []result) error {
+	fmt.Fprintln(out, describe(w))
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	width := len("policy")
+	for _, r := range results {
+		width = max(width, len(r.Policy))
+	}
+	fmt.Fprintf(tw, "%-*s\taccepted/min\tslot util\taccepted/started\tp50\tp95\tp99\tattempts/task\tpeak NO_SLOT/min\tbans\tlost\t\n", width, "policy")
+	for _, r := range results {
+		// tabwriter aligns every column right; the names are padded to read left.
+		fmt.Fprintf(tw, "%-*s\t%.1f\t%.1f%%\t%.1f%%\t%s\t%s\t%s\t%.2f\t%d\t%s\t%d\t\n",
+			width, r.Policy, r.AcceptedPerMin, 100*r.Utilization, 100*r.ShareAccepted,
+			secs(r.P50), secs(r.P95), secs(r.P99), r.AttemptsPerAcc, r.PeakNoSlot, bansCell(r), r.Lost)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "(time to acceptance from a task's first submit, provider time; ban line %d NO_SLOT/min; bans: blocks started, all codes)\n", banLine)
+	_, err := fmt.Fprintln(out, verdict(results))
+	return err
+}
+
+func secs(s float64) string { return strconv.FormatFloat(s, 'f', 1, 64) + "s" }
+
+func bansCell(r result) string {
+	if r.Bans == 0 {
+		return "0"
+	}
+	var codes []string
+	for _, k := range slices.Sorted(maps.Keys(r.BansBy)) {
+		codes = append(codes, strings.TrimPrefix(k, "ERROR: "))
+	}
+	return fmt.Sprintf("%d (%s)", r.Bans, strings.Join(codes, ","))
+}
+
+// MarshalJSON writes the durations as Go durations ("10m0s").
+func (w workload) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Slots     int     `json:"slots"`
+		Workers   int     `json:"workers"`
+		SolveMin  string  `json:"solve_min"`
+		SolveMax  string  `json:"solve_max"`
+		Duration  string  `json:"duration"`
+		Speed     float64 `json:"speed"`
+		Seed      uint64  `json:"seed"`
+		Bans      bool    `json:"bans"`
+		Hour      int     `json:"hour"`
+		FirstPoll string  `json:"first_poll"`
+		PollEvery string  `json:"poll_every"`
+		Pause     string  `json:"pause"`
+	}{w.Slots, w.Workers, w.SolveMin.String(), w.SolveMax.String(), w.Duration.String(), w.Speed, w.Seed,
+		w.Bans, w.Hour, w.FirstPoll.String(), w.PollEvery.String(), w.Pause.String()})
+}
+
+// report is the -json document.
+type report struct {
+	Workload workload `json:"workload"`
+	Results  []result `json:"results"`
+	Verdict  string   `json:"verdict"`
+}
+
+func writeJSON(out io.Writer, w workload, results []result) error {
+	enc := json.NewEncoder(out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(report{w, results, verdict(results)})
+}
+
+var csvHeader = []string{"policy", "accepted_per_min", "utilization", "accepted", "started", "lost", "cut_off",
+	"share_accepted", "p50_s", "p95_s", "p99_s", "attempts", "attempts_per_task", "no_slot",
+	"peak_no_slot_per_min", "bans", "bans_1001", "polls"}
+
+func writeCSV(out io.Writer, results []result) error {
+	cw := csv.NewWriter(out)
+	cw.Write(csvHeader)
+	f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+	for _, r := range results {
+		cw.Write([]string{r.Policy, f(r.AcceptedPerMin), f(r.Utilization), strconv.Itoa(r.Accepted),
+			strconv.Itoa(r.Started), strconv.Itoa(r.Lost), strconv.Itoa(r.CutOff), f(r.ShareAccepted),
+			f(r.P50), f(r.P95), f(r.P99), strconv.Itoa(r.Attempts), f(r.AttemptsPerAcc), strconv.Itoa(r.NoSlot),
+			strconv.Itoa(r.PeakNoSlot), strconv.Itoa(r.Bans), strconv.Itoa(r.BansBy["ERROR: 1001"]), strconv.Itoa(r.Polls)})
+	}
+	cw.Flush()
+	return cw.Error()
+}

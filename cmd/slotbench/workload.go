@@ -1,0 +1,391 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/slotguard/slotguard"
+	"github.com/slotguard/slotguard/captchaaitest"
+)
+
+// workload is what every policy faces, the same for each: one fake account,
+// its workers and their tasks. Durations are provider time.
+type workload struct {
+	Slots     int
+	Workers   int
+	SolveMin  time.Duration
+	SolveMax  time.Duration
+	Duration  time.Duration
+	Speed     float64
+	Seed      uint64
+	Bans      bool
+	Hour      int           // UTC hour the provider's day starts at, with the shared pool on; -1: no shared pool
+	FirstPoll time.Duration // from acceptance to the first res.php poll
+	PollEvery time.Duration // between polls while CAPCHA_NOT_READY
+	Pause     time.Duration // a worker's pause after it gave a task up
+}
+
+// defaultWorkload is the workload of `go run ./cmd/slotbench` without flags:
+// a 20-thread account, reCAPTCHA solve times, and 50 workers that offer it
+// about twice what it can take. Each worker needs about 15-30 s per task
+// once accepted (first poll at 15 s, then every 5 s) while the account
+// finishes one task a second (20 slots / 20 s mean solve): 50 workers offer
+// about 2.2 tasks a second.
+func defaultWorkload() workload {
+	return workload{
+		Slots:    20,
+		Workers:  50,
+		SolveMin: 10 * time.Second,
+		SolveMax: 30 * time.Second,
+		Duration: 10 * time.Minute,
+		Speed:    150,
+		Seed:     1,
+		Bans:     true,
+		Hour:     -1,
+		// Poll schedule: 2captcha's limits page (https://2captcha.com/api-docs/limits)
+		// asks to wait 10-20 s after a reCAPTCHA upload, then to poll every
+		// 5 s while CAPCHA_NOT_READY; CaptchaAI gives the same 5 s. We take
+		// 15 s, the middle, for the first poll.
+		FirstPoll: 15 * time.Second,
+		PollEvery: 5 * time.Second,
+		// A worker that gave a task up waits as long as the providers ask
+		// after an error ("make a 5 seconds timeout before sending next
+		// request", 2captcha limits) before it starts the next one. Without
+		// it a loop that loses tasks at once (a banned key) would spin.
+		Pause: 5 * time.Second,
+	}
+}
+
+const (
+	key    = captchaaitest.DefaultKey
+	method = "userrecaptcha"
+	base   = "http://captchaai.test" // any host reaches the in-memory provider
+)
+
+// clock reads provider time on the client side: real time since the run
+// started, times the speed factor.
+type clock struct {
+	start time.Time
+	speed float64
+}
+
+func (c clock) now() time.Duration { return time.Duration(float64(time.Since(c.start)) * c.speed) }
+
+// real converts a provider duration to the real time it lasts at this speed.
+func (c clock) real(d time.Duration) time.Duration { return time.Duration(float64(d) / c.speed) }
+
+// sleep waits the provider duration d, or until ctx ends.
+func (c clock) sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(c.real(d))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// env is one policy's run: its own provider (same seed, so the same solve
+// times for the same sequence of accepted tasks), the wire tap and the
+// accounting.
+type env struct {
+	w     workload
+	clock clock
+	prov  *captchaaitest.Provider
+	wire  *tap         // the provider's transport, counted
+	plain *http.Client // over wire, for the hand-written loops
+	rec   recorder
+}
+
+// outcome is how one task's submission ended.
+type outcome struct {
+	id     string // the task id when accepted
+	reason string // why it was given up, when not accepted: a code, "circuit open", ...
+}
+
+func accepted(id string) outcome { return outcome{id: id} }
+func lost(reason string) outcome { return outcome{reason: reason} }
+
+// submitFunc submits one task by a policy's rules, retries included.
+type submitFunc func(ctx context.Context) outcome
+
+// newEnv builds the provider for w. It must run in the goroutine (and, in
+// tests, the synctest bubble) that runs the policy.
+func newEnv(w workload) *env {
+	cfg := captchaaitest.Config{
+		Accounts:  []captchaaitest.Account{{Key: key, Slots: w.Slots, Balance: 1e6}},
+		Methods:   map[string]captchaaitest.Method{method: {MinSolve: w.SolveMin, MaxSolve: w.SolveMax, Price: 0.003}},
+		Seed:      w.Seed,
+		TimeScale: w.Speed,
+	}
+	if w.Hour >= 0 {
+		cfg.StartOfDay = time.Duration(w.Hour) * time.Hour
+		cfg.SharedPool = captchaaitest.PublishedHours()
+	}
+	if !w.Bans {
+		cfg.No1001, cfg.No1002, cfg.No1003, cfg.NoMaxUserTurn, cfg.No1005 = true, true, true, true, true
+	}
+	e := &env{w: w, prov: captchaaitest.New(cfg)}
+	e.clock = clock{start: time.Now(), speed: w.Speed}
+	e.wire = &tap{base: e.prov.Transport(), clock: e.clock}
+	e.plain = &http.Client{Transport: e.wire}
+	return e
+}
+
+// runPolicy runs w under p and returns the measured result. progress, if
+// not nil, is called now and then with the provider time so far.
+func runPolicy(ctx context.Context, w workload, p policy, progress func(time.Duration)) (result, error) {
+	e := newEnv(w)
+	defer e.prov.Close()
+	submit, err := p.build(e)
+	if err != nil {
+		return result{}, fmt.Errorf("policy %s: %w", p.name, err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	var wg sync.WaitGroup
+	for range w.Workers {
+		wg.Go(func() { e.worker(ctx, submit) })
+	}
+	// The run ends at the deadline: the provider's accounting is read at
+	// that instant, before the workers wind down.
+	end := time.NewTimer(e.clock.real(w.Duration))
+	defer end.Stop()
+	var tick <-chan time.Time
+	if progress != nil {
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		tick = t.C
+	}
+wait:
+	for {
+		select {
+		case <-end.C:
+			break wait
+		case <-ctx.Done():
+			cancel()
+			wg.Wait()
+			return result{}, ctx.Err()
+		case <-tick:
+			progress(e.clock.now())
+		}
+	}
+	st := e.prov.Stats(key)
+	cancel()
+	wg.Wait()
+	return e.result(p, st), nil
+}
+
+// worker takes tasks one after another: submit by the policy, poll until
+// solved, next task. A task given up is followed by w.Pause.
+func (e *env) worker(ctx context.Context, submit submitFunc) {
+	for ctx.Err() == nil {
+		start := e.clock.now()
+		out := submit(ctx)
+		switch {
+		case out.id != "" && e.clock.now() <= e.w.Duration:
+			e.rec.accepted(e.clock.now() - start)
+			e.poll(ctx, out.id)
+		case ctx.Err() != nil || e.clock.now() > e.w.Duration:
+			e.rec.cutOff() // the run ended before the task's fate was known
+			return
+		default:
+			e.rec.lost(out.reason)
+			e.clock.sleep(ctx, e.w.Pause)
+		}
+	}
+}
+
+// poll waits for the task's answer: first poll after w.FirstPoll, then every
+// w.PollEvery while CAPCHA_NOT_READY. Any other answer ends the wait.
+func (e *env) poll(ctx context.Context, id string) {
+	if e.clock.sleep(ctx, e.w.FirstPoll) != nil {
+		return
+	}
+	u := base + "/res.php?" + url.Values{"key": {key}, "action": {"get"}, "id": {id}, "json": {"1"}}.Encode()
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		if err != nil {
+			return
+		}
+		resp, err := e.plain.Do(req)
+		if err != nil {
+			return
+		}
+		var a struct {
+			Status  int    `json:"status"`
+			Request string `json:"request"`
+		}
+		err = json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&a)
+		resp.Body.Close()
+		if err != nil || a.Status == 1 || a.Request != slotguard.CodeNotReady {
+			if err != nil || a.Status != 1 {
+				e.rec.pollError()
+			}
+			return
+		}
+		if e.clock.sleep(ctx, e.w.PollEvery) != nil {
+			return
+		}
+	}
+}
+
+// submitRequest is one in.php submit of a reCAPTCHA task, as the guide
+// sends it: a form POST with json=1. Its body replays through GetBody.
+func submitRequest(ctx context.Context) (*http.Request, error) {
+	form := url.Values{
+		"key":       {key},
+		"method":    {method},
+		"googlekey": {"6Le-wvkSAAAAAPBMRTvw0Q4Muexq9bi0DJwx_mJ-"},
+		"pageurl":   {"https://example.com/login"},
+		"json":      {"1"},
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/in.php", strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return req, nil
+}
+
+// submitOnce sends one submit through c and reads the answer. err is set
+// when no answer could be read (transport error, cancelled context).
+func submitOnce(ctx context.Context, c *http.Client) (slotguard.Answer, error) {
+	req, err := submitRequest(ctx)
+	if err != nil {
+		return slotguard.Answer{}, err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return slotguard.Answer{}, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	if err != nil {
+		return slotguard.Answer{}, err
+	}
+	a, ok := slotguard.ParseAnswer(b)
+	if !ok {
+		return slotguard.Answer{}, fmt.Errorf("unreadable answer (HTTP %d)", resp.StatusCode)
+	}
+	return a, nil
+}
+
+// errReason names why a submit failed without an answer.
+func errReason(err error) string {
+	switch {
+	case errors.Is(err, slotguard.ErrCircuitOpen):
+		return "circuit open"
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return "cancelled"
+	}
+	return "transport error"
+}
+
+// tap is the provider's transport with every submit attempt recorded on the
+// way (provider time and answer code), whichever policy sent it: the one
+// place where attempts and NO_SLOT answers are counted alike for loops
+// that retry in the open and for slotguard, which retries inside RoundTrip.
+type tap struct {
+	base  http.RoundTripper
+	clock clock
+
+	mu     sync.Mutex
+	noSlot []time.Duration // provider times of NO_SLOT answers
+	tries  []time.Duration // provider times of submit attempts
+}
+
+func (t *tap) RoundTrip(req *http.Request) (*http.Response, error) {
+	if !strings.HasSuffix(req.URL.Path, "/in.php") {
+		return t.base.RoundTrip(req)
+	}
+	at := t.clock.now()
+	resp, err := t.base.RoundTrip(req)
+	if err != nil {
+		t.record(at, false)
+		return resp, err
+	}
+	// In memory the answer is a few bytes: read it whole, hand back a copy.
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.record(at, false)
+		return nil, err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	a, _ := slotguard.ParseAnswer(b)
+	t.record(at, a.Code == slotguard.CodeNoSlot)
+	return resp, nil
+}
+
+func (t *tap) record(at time.Duration, noSlot bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.tries = append(t.tries, at)
+	if noSlot {
+		t.noSlot = append(t.noSlot, at)
+	}
+}
+
+// snapshot returns the attempts and NO_SLOT times up to end, sorted.
+func (t *tap) snapshot(end time.Duration) (tries, noSlot []time.Duration) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	cut := func(s []time.Duration) []time.Duration {
+		s = slices.Clone(s)
+		slices.Sort(s)
+		i, _ := slices.BinarySearch(s, end+1)
+		return s[:i]
+	}
+	return cut(t.tries), cut(t.noSlot)
+}
+
+// recorder is the accounting of the tasks, from the workers' side.
+type recorder struct {
+	mu         sync.Mutex
+	latency    []time.Duration // per accepted task: first attempt to acceptance
+	lostBy     map[string]int
+	lostN      int
+	cutOffN    int
+	pollErrors int
+}
+
+func (r *recorder) accepted(latency time.Duration) {
+	r.mu.Lock()
+	r.latency = append(r.latency, latency)
+	r.mu.Unlock()
+}
+
+func (r *recorder) lost(reason string) {
+	r.mu.Lock()
+	if r.lostBy == nil {
+		r.lostBy = make(map[string]int)
+	}
+	r.lostBy[reason]++
+	r.lostN++
+	r.mu.Unlock()
+}
+
+func (r *recorder) cutOff() {
+	r.mu.Lock()
+	r.cutOffN++
+	r.mu.Unlock()
+}
+
+func (r *recorder) pollError() {
+	r.mu.Lock()
+	r.pollErrors++
+	r.mu.Unlock()
+}
