@@ -1,0 +1,319 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/slotguard/slotguard"
+)
+
+// proxy forwards requests to the upstream provider through a slotguard
+// Transport.
+type proxy struct {
+	tr       *slotguard.Transport
+	rp       *httputil.ReverseProxy
+	upstream *url.URL
+	maxReq   int64
+	maxResp  int64
+	timeout  time.Duration
+	logger   *slog.Logger
+	verbose  bool
+	metrics  *metrics
+}
+
+// newProxy builds the Transport and the ReverseProxy that o describes.
+func newProxy(o *options, logger *slog.Logger) (*proxy, error) {
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	// The client's Accept-Encoding, or its absence, goes upstream as sent,
+	// and the answer comes back as the provider encoded it: with
+	// compression on, net/http would ask for gzip itself and hand the
+	// client decoded bytes with other headers.
+	base.DisableCompression = true
+	base.MaxIdleConnsPerHost = 64
+	tr, err := slotguard.New(base, o.cfg)
+	if err != nil {
+		return nil, err
+	}
+	p := &proxy{
+		tr:       tr,
+		upstream: o.upstream,
+		maxReq:   o.maxRequest,
+		maxResp:  o.maxResponse,
+		timeout:  o.requestTimeout,
+		logger:   logger,
+		verbose:  o.verbose,
+	}
+	p.metrics = newMetrics(tr)
+	p.rp = &httputil.ReverseProxy{
+		Rewrite:        p.rewrite,
+		Transport:      tr,
+		ModifyResponse: p.modifyResponse,
+		ErrorHandler:   p.errorHandler,
+		// ReverseProxy logs body copy errors here; they pass redact.
+		ErrorLog:   redactedLog(logger),
+		BufferPool: &bufferPool{},
+	}
+	return p, nil
+}
+
+// rewrite points the outbound request at the upstream: scheme, host (and
+// the Host header), and the upstream's path prefix before the client's
+// path. The query and the body are the client's, untouched.
+//
+// Rewrite (unlike Director) has already dropped the hop-by-hop headers and
+// any Forwarded and X-Forwarded-* headers the client sent; SetXForwarded is
+// not called, so the provider learns nothing of the hosts behind the proxy.
+func (p *proxy) rewrite(pr *httputil.ProxyRequest) {
+	pr.SetURL(p.upstream)
+}
+
+// handler is the main listener's handler: the proxy, and with admin the
+// proxy's own /healthz and /metrics at exactly those paths. The providers'
+// APIs live under paths ending in .php, /createTask, /getTaskResult and
+// the like, never at /healthz or /metrics; with -admin-listen every path
+// is forwarded.
+func (p *proxy) handler(admin bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if admin {
+			switch r.URL.Path {
+			case "/healthz":
+				p.healthz(w, r)
+				return
+			case "/metrics":
+				p.metrics.ServeHTTP(w, r)
+				return
+			}
+		}
+		p.serveProxy(w, r)
+	})
+}
+
+// admin is the -admin-listen handler: /healthz and /metrics, else 404.
+func (p *proxy) admin() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", p.healthz)
+	mux.Handle("/metrics", p.metrics)
+	return mux
+}
+
+func (p *proxy) healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	io.WriteString(w, "ok\n")
+}
+
+// serveProxy forwards one request, with its body bounded and its time
+// bounded (slotguard's waits included).
+func (p *proxy) serveProxy(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := &recorder{ResponseWriter: w}
+	defer func() {
+		// Runs also when ReverseProxy aborts a response (http.ErrAbortHandler).
+		p.metrics.observe(r.URL.Path, rec.status, time.Since(start))
+		if p.verbose {
+			// The path only: keys travel in the query and the form.
+			p.logger.Debug("slotproxy: request", "method", r.Method, "path", r.URL.Path,
+				"status", rec.status, "took", time.Since(start).Round(time.Microsecond))
+		}
+	}()
+	if r.ContentLength > p.maxReq {
+		p.fail(rec, r, http.StatusRequestEntityTooLarge, "request-too-large",
+			fmt.Sprintf("request body over %d bytes", p.maxReq), 0)
+		return
+	}
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = http.MaxBytesReader(rec, r.Body, p.maxReq)
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), p.timeout)
+	defer cancel()
+	p.rp.ServeHTTP(rec, r.WithContext(ctx))
+}
+
+// errResponseTooLarge is the error of an answer over -max-response-body.
+var errResponseTooLarge = errors.New("slotproxy: answer over -max-response-body")
+
+// modifyResponse bounds the answer's size: one that announces a larger
+// Content-Length is refused (502); one that turns out larger is cut off,
+// and ReverseProxy then aborts the connection, so that the client sees an
+// error rather than a short answer.
+func (p *proxy) modifyResponse(resp *http.Response) error {
+	if resp.ContentLength > p.maxResp {
+		return fmt.Errorf("%w (%d bytes)", errResponseTooLarge, resp.ContentLength)
+	}
+	resp.Body = &capped{ReadCloser: resp.Body, left: p.maxResp}
+	return nil
+}
+
+// capped fails a read past its last allowed byte.
+type capped struct {
+	io.ReadCloser
+	left int64
+}
+
+func (c *capped) Read(b []byte) (int, error) {
+	if int64(len(b)) > c.left+1 {
+		b = b[:c.left+1] // one byte more tells a body of exactly the cap from a longer one
+	}
+	n, err := c.ReadCloser.Read(b)
+	c.left -= int64(n)
+	if c.left < 0 {
+		return n + int(c.left), errResponseTooLarge
+	}
+	return n, err
+}
+
+// errorHandler answers a request that got no answer from upstream, in the
+// proxy's own words (text/plain, with an X-Slotproxy-Error header naming
+// the kind), never in the provider's: a client must not mistake it for a
+// provider's answer.
+func (p *proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	var (
+		status     = http.StatusBadGateway
+		kind       = "upstream"
+		msg        = "no answer from the provider"
+		retryAfter time.Duration
+		mbe        *http.MaxBytesError
+		open       *slotguard.OpenError
+	)
+	switch {
+	case errors.As(err, &mbe):
+		status, kind, msg = http.StatusRequestEntityTooLarge, "request-too-large",
+			fmt.Sprintf("request body over %d bytes", mbe.Limit)
+	case errors.Is(err, errResponseTooLarge):
+		kind, msg = "response-too-large", err.Error()
+	case errors.Is(err, slotguard.ErrCircuitOpen):
+		// Nothing was sent: the breaker is open (an outage, or a ban).
+		status, kind, msg = http.StatusServiceUnavailable, "circuit-open", "slotguard circuit open: nothing was sent"
+		retryAfter = time.Second
+		if errors.As(err, &open) && !open.Until.IsZero() {
+			retryAfter = max(time.Until(open.Until), time.Second)
+		}
+	case r.Context().Err() == context.DeadlineExceeded:
+		status, kind, msg = http.StatusGatewayTimeout, "timeout", "no answer within -request-timeout"
+	case r.Context().Err() == context.Canceled:
+		kind, msg = "canceled", "the client went away"
+	}
+	if isSubmit(r.URL) && (kind == "upstream" || kind == "timeout" || kind == "response-too-large") {
+		// The provider may have accepted and billed the task.
+		msg += "; the task may have been accepted: do not resubmit blindly"
+	}
+	p.logger.Warn("slotproxy: request failed", "method", r.Method, "path", r.URL.Path,
+		"status", status, "kind", kind, "error", redact(cause(err).Error()))
+	p.fail(w, r, status, kind, msg, retryAfter)
+}
+
+// fail writes the proxy's own error answer.
+func (p *proxy) fail(w http.ResponseWriter, r *http.Request, status int, kind, msg string, retryAfter time.Duration) {
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Slotproxy-Error", kind)
+	if retryAfter > 0 {
+		h.Set("Retry-After", strconv.FormatInt(int64((retryAfter+time.Second-1)/time.Second), 10))
+	}
+	w.WriteHeader(status)
+	io.WriteString(w, "slotproxy: "+msg+"\n")
+}
+
+// cause strips a *url.Error, whose text holds the URL with its query.
+func cause(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) && ue.Err != nil {
+		return ue.Err
+	}
+	return err
+}
+
+// isSubmit reports whether u submits a task, as slotguard decides.
+func isSubmit(u *url.URL) bool {
+	return strings.HasSuffix(u.Path, "/in.php") || strings.HasSuffix(u.Path, "/createTask")
+}
+
+// bufferPool reuses ReverseProxy's copy buffers, 32 KiB each, which it
+// would otherwise allocate per request.
+type bufferPool struct{ p sync.Pool }
+
+func (b *bufferPool) Get() []byte {
+	if buf, ok := b.p.Get().(*[]byte); ok {
+		return *buf
+	}
+	return make([]byte, 32<<10)
+}
+
+func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
+
+// recorder remembers the status written, for metrics and the access log.
+type recorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach Flush and the deadlines.
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// redactedLog is a *log.Logger, for http.Server and ReverseProxy, whose
+// lines go to logger with every query string and key= value blanked.
+func redactedLog(logger *slog.Logger) *log.Logger {
+	return log.New(logWriter{logger}, "", 0)
+}
+
+type logWriter struct{ l *slog.Logger }
+
+func (w logWriter) Write(b []byte) (int, error) {
+	w.l.Warn("slotproxy: http", "error", redact(strings.TrimSpace(string(b))))
+	return len(b), nil
+}
+
+// redact blanks what may carry an API key in a line of text: the query of
+// any URL ("?..." up to a space or quote) and any key=... value (key=,
+// clientKey=, ...).
+func redact(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		switch {
+		case s[i] == '?':
+			b.WriteString("?REDACTED")
+			i = skip(s, i+1, " \t\r\n\"'")
+		case len(s)-i >= 4 && strings.EqualFold(s[i:i+4], "key="):
+			b.WriteString(s[i:i+4] + "REDACTED")
+			i = skip(s, i+4, " \t\r\n\"'&;")
+		default:
+			b.WriteByte(s[i])
+			i++
+		}
+	}
+	return b.String()
+}
+
+// skip returns the index of the first byte from i on that is in stop.
+func skip(s string, i int, stop string) int {
+	for i < len(s) && !strings.ContainsRune(stop, rune(s[i])) {
+		i++
+	}
+	return i
+}
