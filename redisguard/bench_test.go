@@ -1,0 +1,79 @@
+package redisguard
+
+import (
+	"context"
+	"testing"
+
+	"github.com/slotguard/slotguard"
+	"golang.org/x/time/rate"
+)
+
+// The extra cost per submit attempt of the shared parts over loopback
+// Redis, beside the local rate.Limiter they stand in for. The rate is high
+// enough that nothing waits: this is the price of asking, not of pacing.
+func BenchmarkWait(b *testing.B) {
+	ctx := context.Background()
+	const r = 1e9
+	b.Run("local", func(b *testing.B) {
+		lim := rate.NewLimiter(r, 1)
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := lim.Wait(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("redis", func(b *testing.B) {
+		p := fleetOf(b, redisAddr(b), testKey(b), 1, Config{Rate: r})[0].Pacer
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := p.Wait(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("local-parallel", func(b *testing.B) {
+		lim := rate.NewLimiter(r, 1)
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				lim.Wait(ctx)
+			}
+		})
+	})
+	b.Run("redis-parallel", func(b *testing.B) {
+		p := fleetOf(b, redisAddr(b), testKey(b), 1, Config{Rate: r})[0].Pacer
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if err := p.Wait(ctx); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+}
+
+// BenchmarkAttempt is everything redisguard adds to one attempt: Allow,
+// Admit, Wait and Done, four round trips (Allow none while open).
+func BenchmarkAttempt(b *testing.B) {
+	ctx := context.Background()
+	f := fleetOf(b, redisAddr(b), testKey(b), 1, Config{
+		Rate:   1e9,
+		Budget: slotguard.BudgetConfig{NoSlotPerMinute: slotguard.Unlimited, SubmitsPer3s: slotguard.Unlimited},
+	})[0]
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := f.Breaker.Allow(ctx); err != nil {
+			b.Fatal(err)
+		}
+		if err := f.Budget.Admit(ctx); err != nil {
+			b.Fatal(err)
+		}
+		if err := f.Pacer.Wait(ctx); err != nil {
+			b.Fatal(err)
+		}
+		f.Budget.Done(ctx, slotguard.OutcomeAccepted)
+	}
+}

@@ -1,0 +1,212 @@
+package redisguard
+
+import (
+	"cmp"
+	"context"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/slotguard/slotguard"
+)
+
+// Budget keeps the whole fleet's submit attempts under the provider's ban
+// lines (see Config.Budget). It implements slotguard.Budget.
+//
+// Three sorted sets per API key, scored on the Redis server's clock in
+// microseconds: noslot (NO_SLOT answers, kept a minute), submits (attempts
+// admitted, kept 3 s) and pending (attempts admitted and not yet Done,
+// scored by when they stop counting: Config.Pending after admission). Admit
+// is one Lua script that drops the old entries, checks
+// NO_SLOT + pending < NoSlotPerMinute and submits < SubmitsPer3s, and on
+// room adds one pending and one submit entry, atomically: 40 processes
+// admitting at once cannot overshoot. Done is one script that removes a
+// pending entry and, for a NO_SLOT answer, adds a noslot one.
+//
+// slotguard.Budget's Done does not say which admission it ends; a Budget
+// keeps its own admitted entries, oldest first, and Done ends the oldest.
+// Pending entries only count, so which one goes makes no difference, and
+// the oldest would stop counting first anyway.
+type Budget struct {
+	c          redis.UniversalClient
+	keys       []string // noslot, pending, submits
+	window     int64    // microseconds: the NO_SLOT window
+	swindow    int64    // microseconds: the submit window
+	pendingFor int64    // microseconds
+	noSlotLine int64    // -1: off
+	submitLine int64    // -1: off
+	timeout    time.Duration
+	poll       time.Duration
+
+	id  string
+	seq atomic.Uint64
+
+	mu       sync.Mutex
+	admitted []string // members admitted here and not yet Done, oldest first
+}
+
+func newBudget(c redis.UniversalClient, base string, cfg *Config) *Budget {
+	line := func(n, def int) int64 {
+		n = cmp.Or(n, def)
+		if n == slotguard.Unlimited {
+			return -1
+		}
+		return int64(n)
+	}
+	return &Budget{
+		c:          c,
+		keys:       []string{base + "noslot", base + "pending", base + "submits"},
+		window:     cfg.scaled(time.Minute).Microseconds(),
+		swindow:    cfg.scaled(3 * time.Second).Microseconds(),
+		pendingFor: cfg.scaled(cmp.Or(cfg.Pending, defaultPending)).Microseconds(),
+		noSlotLine: line(cfg.Budget.NoSlotPerMinute, defaultNoSlotLine),
+		submitLine: line(cfg.Budget.SubmitsPer3s, defaultSubmitLine),
+		timeout:    cfg.timeout(),
+		poll:       cmp.Or(cfg.Poll, defaultPoll),
+		id:         newID(),
+	}
+}
+
+// now in microseconds on the server's clock; every window is measured on
+// it, so the machines' clocks never need to agree. (Scripts may write
+// after TIME: Redis 5 and later replicate their effects, not the script.)
+const luaNow = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+`
+
+// admitScript returns {1} when admitted, or {0, wait}: microseconds until
+// the oldest counted entry leaves its window, -1 when only answers to
+// attempts in flight can make room.
+var admitScript = redis.NewScript(luaNow + `
+local window, swindow, pending = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local noSlotLine, submitLine = tonumber(ARGV[5]), tonumber(ARGV[6])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - swindow)
+if noSlotLine >= 0 then
+  local n = redis.call('ZCARD', KEYS[1])
+  local p = redis.call('ZCARD', KEYS[2])
+  if n + p >= noSlotLine then
+    local wait = -1
+    if n > 0 then
+      local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+      wait = tonumber(oldest[2]) + window - now
+    end
+    if p > 0 then
+      local oldest = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+      local w = tonumber(oldest[2]) - now
+      if wait < 0 or w < wait then wait = w end
+    end
+    return {0, math.max(wait, 1)}
+  end
+end
+if submitLine >= 0 and redis.call('ZCARD', KEYS[3]) >= submitLine then
+  local oldest = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
+  return {0, math.max(tonumber(oldest[2]) + swindow - now, 1)}
+end
+redis.call('ZADD', KEYS[2], now + pending, ARGV[1])
+redis.call('PEXPIRE', KEYS[2], math.ceil(pending / 1000) + 1000)
+redis.call('ZADD', KEYS[3], now, ARGV[1])
+redis.call('PEXPIRE', KEYS[3], math.ceil(swindow / 1000) + 1000)
+return {1}
+`)
+
+// doneScript ends an admission: ARGV[1] the member, ARGV[2] "1" for a
+// NO_SLOT answer, which the provider counts from now.
+var doneScript = redis.NewScript(luaNow + `
+redis.call('ZREM', KEYS[2], ARGV[1])
+if ARGV[2] == '1' then
+  local window = tonumber(ARGV[3])
+  redis.call('ZADD', KEYS[1], now, ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000) + 1000)
+end
+return 1
+`)
+
+// Admit implements slotguard.Budget: it blocks until one more attempt fits
+// under every line of the fleet, or ctx ends (then it returns ctx.Err()).
+// Near a line it sleeps until the oldest counted entry leaves its window,
+// or Config.Poll at most when room can come from an answer. Each check is
+// one Redis call bounded by Config.Timeout; a failed call is an *Error at
+// once.
+func (b *Budget) Admit(ctx context.Context) error {
+	member := b.id + ":" + strconv.FormatUint(b.seq.Add(1), 36)
+	for {
+		cctx, cancel := bounded(ctx, b.timeout)
+		res, err := admitScript.Run(cctx, b.c, b.keys, member,
+			b.window, b.swindow, b.pendingFor, b.noSlotLine, b.submitLine).Int64Slice()
+		cancel()
+		if err != nil {
+			return callError(ctx, "budget admit", err)
+		}
+		if len(res) > 0 && res[0] == 1 {
+			b.mu.Lock()
+			b.admitted = append(b.admitted, member)
+			b.mu.Unlock()
+			return nil
+		}
+		wait := b.poll
+		if len(res) > 1 && res[1] > 0 {
+			wait = min(wait, time.Duration(res[1])*time.Microsecond)
+		}
+		if err := sleep(ctx, wait); err != nil {
+			return err
+		}
+	}
+}
+
+// Done implements slotguard.Budget. It records the outcome even when ctx
+// has ended (a cancelled request's attempt still left its mark at the
+// provider), within Config.Timeout. When the call fails, the attempt keeps
+// counting as a possible NO_SLOT for Config.Pending.
+func (b *Budget) Done(ctx context.Context, o slotguard.Outcome) {
+	b.mu.Lock()
+	if len(b.admitted) == 0 {
+		b.mu.Unlock()
+		return
+	}
+	member := b.admitted[0]
+	b.admitted[0] = ""
+	b.admitted = b.admitted[1:]
+	b.mu.Unlock()
+	noSlot := "0"
+	if o == slotguard.OutcomeNoSlot {
+		noSlot = "1"
+	}
+	cctx, cancel := bounded(context.WithoutCancel(ctx), b.timeout)
+	defer cancel()
+	doneScript.Run(cctx, b.c, b.keys, member, noSlot, b.window)
+}
+
+// Usage is what the fleet's budget counts now.
+type Usage struct {
+	NoSlot  int // NO_SLOT answers in the last minute
+	Pending int // attempts admitted and not yet Done
+	Submits int // attempts admitted in the last 3 seconds
+}
+
+var usageScript = redis.NewScript(luaNow + `
+local window, swindow = tonumber(ARGV[1]), tonumber(ARGV[2])
+return {
+  redis.call('ZCOUNT', KEYS[1], '(' .. (now - window), '+inf'),
+  redis.call('ZCOUNT', KEYS[2], '(' .. now, '+inf'),
+  redis.call('ZCOUNT', KEYS[3], '(' .. (now - swindow), '+inf'),
+}
+`)
+
+// Usage reports what the fleet's budget counts now, for dashboards.
+func (b *Budget) Usage(ctx context.Context) (Usage, error) {
+	cctx, cancel := bounded(ctx, b.timeout)
+	defer cancel()
+	res, err := usageScript.Run(cctx, b.c, b.keys, b.window, b.swindow).Int64Slice()
+	if err != nil {
+		return Usage{}, callError(ctx, "budget usage", err)
+	}
+	if len(res) != 3 {
+		return Usage{}, &Error{Op: "budget usage", Err: redis.Nil}
+	}
+	return Usage{NoSlot: int(res[0]), Pending: int(res[1]), Submits: int(res[2])}, nil
+}
