@@ -154,3 +154,21 @@ func (l *logBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// submitConcurrently sends n submits through rt at once and waits for all,
+// closing each body.
+func submitConcurrently(t *testing.T, rt http.RoundTripper, n int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			resp, err := rt.RoundTrip(submitReq(t))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+		})
+	}
+	wg.Wait()
+}

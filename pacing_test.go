@@ -44,18 +44,7 @@ func TestBudgetNoSlotLine(t *testing.T) {
 			Budget:  BudgetConfig{SubmitsPer3s: Unlimited},
 		})
 		start := time.Now()
-		var wg sync.WaitGroup
-		for range 250 {
-			wg.Go(func() {
-				resp, err := tr.RoundTrip(submitReq(t))
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				resp.Body.Close()
-			})
-		}
-		wg.Wait()
+		submitConcurrently(t, tr, 250)
 		times := slow.attemptTimes()
 		if got := maxInWindow(times, time.Minute); got != 110 {
 			t.Errorf("most NO_SLOT attempts in a minute = %d, want 110", got)

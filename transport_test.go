@@ -228,18 +228,7 @@ func TestPacing(t *testing.T) {
 		s := answers("OK|1")
 		tr := mustNew(t, memRT{s}, Config{})
 		start := time.Now()
-		var wg sync.WaitGroup
-		for range 20 {
-			wg.Go(func() {
-				resp, err := tr.RoundTrip(submitReq(t))
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				resp.Body.Close()
-			})
-		}
-		wg.Wait()
+		submitConcurrently(t, tr, 20)
 		if got := time.Since(start); got != 9500*time.Millisecond {
 			t.Errorf("20 submits at 2/s took %v, want 9.5s", got)
 		}
@@ -273,18 +262,7 @@ func TestInFlightBound(t *testing.T) {
 		})
 		tr := mustNew(t, memRT{slow}, Config{Rate: math.Inf(1), MaxInFlight: 3})
 		start := time.Now()
-		var wg sync.WaitGroup
-		for range 12 {
-			wg.Go(func() {
-				resp, err := tr.RoundTrip(submitReq(t))
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				resp.Body.Close()
-			})
-		}
-		wg.Wait()
+		submitConcurrently(t, tr, 12)
 		if got := time.Since(start); got != 8*time.Second {
 			t.Errorf("12 slow attempts through 3 slots took %v, want 8s", got)
 		}
