@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/slotguard/slotguard"
+	"github.com/slotguard/slotguard/redisguard/redistest"
 	"golang.org/x/time/rate"
 )
 
@@ -24,7 +25,7 @@ func BenchmarkWait(b *testing.B) {
 		}
 	})
 	b.Run("redis", func(b *testing.B) {
-		p := fleetOf(b, redisAddr(b), testKey(b), 1, Config{Rate: r})[0].Pacer
+		p := fleetOf(b, redistest.Addr(b), testKey(b), 1, Config{Rate: r})[0].Pacer
 		b.ReportAllocs()
 		for b.Loop() {
 			if err := p.Wait(ctx); err != nil {
@@ -42,7 +43,7 @@ func BenchmarkWait(b *testing.B) {
 		})
 	})
 	b.Run("redis-parallel", func(b *testing.B) {
-		p := fleetOf(b, redisAddr(b), testKey(b), 1, Config{Rate: r})[0].Pacer
+		p := fleetOf(b, redistest.Addr(b), testKey(b), 1, Config{Rate: r})[0].Pacer
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
@@ -59,7 +60,7 @@ func BenchmarkWait(b *testing.B) {
 // Admit, Wait and Done, four round trips (Allow none while open).
 func BenchmarkAttempt(b *testing.B) {
 	ctx := context.Background()
-	f := fleetOf(b, redisAddr(b), testKey(b), 1, Config{
+	f := fleetOf(b, redistest.Addr(b), testKey(b), 1, Config{
 		Rate:   1e9,
 		Budget: slotguard.BudgetConfig{NoSlotPerMinute: slotguard.Unlimited, SubmitsPer3s: slotguard.Unlimited},
 	})[0]

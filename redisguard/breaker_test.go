@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/slotguard/slotguard"
+	"github.com/slotguard/slotguard/redisguard/redistest"
 )
 
 // allowAll calls Allow on every fleet at once and returns the probes and
@@ -39,7 +40,7 @@ func allowAll(t *testing.T, fs []*Fleet) (probes, refused int) {
 }
 
 func TestBreakerOpenSeenByAll(t *testing.T) {
-	addr := redisAddr(t)
+	addr := redistest.Addr(t)
 	fs := fleetOf(t, addr, testKey(t), 5, Config{})
 	ctx := context.Background()
 	if p, r := allowAll(t, fs); p != 0 || r != 0 {
@@ -66,7 +67,7 @@ func TestBreakerOpenSeenByAll(t *testing.T) {
 }
 
 func TestBreakerOneProbeFleetWide(t *testing.T) {
-	addr := redisAddr(t)
+	addr := redistest.Addr(t)
 	fs := fleetOf(t, addr, testKey(t), 20, Config{ProbeTimeout: time.Minute})
 	ctx := context.Background()
 	must(t, "Open", fs[3].Breaker.Open(ctx, time.Now().Add(100*time.Millisecond), ""))
@@ -106,7 +107,7 @@ func boolInt(b bool) int {
 }
 
 func TestBreakerProbeNoSlotReopens(t *testing.T) {
-	addr := redisAddr(t)
+	addr := redistest.Addr(t)
 	fs := fleetOf(t, addr, testKey(t), 2, Config{})
 	ctx := context.Background()
 	a, b := fs[0].Breaker, fs[1].Breaker
@@ -128,7 +129,7 @@ func TestBreakerProbeNoSlotReopens(t *testing.T) {
 
 func TestBreakerProbeTimesOut(t *testing.T) {
 	// A probe whose outcome never comes holds the fleet ProbeTimeout.
-	addr := redisAddr(t)
+	addr := redistest.Addr(t)
 	fs := fleetOf(t, addr, testKey(t), 2, Config{ProbeTimeout: 150 * time.Millisecond})
 	ctx := context.Background()
 	must(t, "Open", fs[0].Breaker.Open(ctx, time.Now().Add(20*time.Millisecond), ""))
@@ -148,7 +149,7 @@ func TestBreakerProbeTimesOut(t *testing.T) {
 func TestBreakerStaleProbeDoesNotClose(t *testing.T) {
 	// A probe of an opening since superseded (another process saw a ban)
 	// closes nothing.
-	addr := redisAddr(t)
+	addr := redistest.Addr(t)
 	fs := fleetOf(t, addr, testKey(t), 2, Config{})
 	ctx := context.Background()
 	a, b := fs[0].Breaker, fs[1].Breaker
@@ -168,15 +169,15 @@ func TestBreakerStaleProbeDoesNotClose(t *testing.T) {
 func TestBreakerOpenNeedsNoRoundTrip(t *testing.T) {
 	// Once a process has seen the opening, it refuses without Redis until
 	// the opening's end: a stalled Redis does not slow it.
-	s := startRedis(t)
-	f := fleetOf(t, s.addr, testKey(t), 1, Config{})[0]
+	s := redistest.Start(t)
+	f := fleetOf(t, s.Addr, testKey(t), 1, Config{})[0]
 	ctx := context.Background()
 	must(t, "Open", f.Breaker.Open(ctx, time.Now().Add(time.Minute), ""))
 	if _, err := f.Breaker.Allow(ctx); !errors.Is(err, slotguard.ErrCircuitOpen) {
 		t.Fatalf("Allow = %v, want open", err)
 	}
-	s.pause()
-	defer s.resume()
+	s.Pause()
+	defer s.Resume()
 	start := time.Now()
 	for range 100 {
 		if _, err := f.Breaker.Allow(ctx); !errors.Is(err, slotguard.ErrCircuitOpen) {

@@ -11,13 +11,14 @@ import (
 	"time"
 
 	"github.com/slotguard/slotguard"
+	"github.com/slotguard/slotguard/redisguard/redistest"
 )
 
 func TestBudgetNoSlotLineFleetWide(t *testing.T) {
 	// 16 processes answer NO_SLOT to every attempt. With TimeScale 60 the
 	// minute is 1 s; the line is 20. In no rolling second may more than 20
 	// NO_SLOT answers land, and the fleet should use the budget.
-	addr := redisAddr(t)
+	addr := redistest.Addr(t)
 	const n, line, run = 16, 20, 3 * time.Second
 	cfg := Config{TimeScale: 60, Budget: slotguard.BudgetConfig{NoSlotPerMinute: line, SubmitsPer3s: slotguard.Unlimited}}
 	fs := fleetOf(t, addr, testKey(t), n, cfg)
@@ -75,7 +76,7 @@ func TestBudgetNoSlotLineFleetWide(t *testing.T) {
 func TestBudgetInFlightCountsAtOnce(t *testing.T) {
 	// 40 processes admit at the same moment under a line of 10, and none
 	// answers: exactly 10 go, the others wait until their context ends.
-	addr := redisAddr(t)
+	addr := redistest.Addr(t)
 	const n, line = 40, 10
 	cfg := Config{Budget: slotguard.BudgetConfig{NoSlotPerMinute: line}}
 	fs := fleetOf(t, addr, testKey(t), n, cfg)
@@ -122,7 +123,7 @@ func TestBudgetInFlightCountsAtOnce(t *testing.T) {
 func TestBudgetWaitsForRoom(t *testing.T) {
 	// A line of 2 full of NO_SLOT answers: Admit waits until the oldest
 	// leaves the (scaled, 1 s) minute.
-	addr := redisAddr(t)
+	addr := redistest.Addr(t)
 	cfg := Config{TimeScale: 60, Budget: slotguard.BudgetConfig{NoSlotPerMinute: 2}}
 	b := fleetOf(t, addr, testKey(t), 1, cfg)[0].Budget
 	first := time.Now()
@@ -148,7 +149,7 @@ func TestBudgetWaitsForRoom(t *testing.T) {
 func TestBudgetSubmitLine(t *testing.T) {
 	// A line of 10 submits per (scaled, 300 ms) 3 s: over 1.5 s, 8
 	// processes get at most 10 per rolling 300 ms.
-	addr := redisAddr(t)
+	addr := redistest.Addr(t)
 	const n, line, run = 8, 10, 1500 * time.Millisecond
 	window := 300 * time.Millisecond
 	cfg := Config{TimeScale: 10, Budget: slotguard.BudgetConfig{SubmitsPer3s: line}}
@@ -198,7 +199,7 @@ func TestBudgetSubmitLine(t *testing.T) {
 }
 
 func TestBudgetDoneAfterCancel(t *testing.T) {
-	addr := redisAddr(t)
+	addr := redistest.Addr(t)
 	b := fleetOf(t, addr, testKey(t), 1, Config{})[0].Budget
 	must(t, "Admit", b.Admit(context.Background()))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -214,7 +215,7 @@ func TestBudgetDoneAfterCancel(t *testing.T) {
 func TestBudgetPendingExpires(t *testing.T) {
 	// A process that dies between Admit and Done holds its room for
 	// Config.Pending only.
-	addr := redisAddr(t)
+	addr := redistest.Addr(t)
 	cfg := Config{Pending: 200 * time.Millisecond, Budget: slotguard.BudgetConfig{NoSlotPerMinute: 1}}
 	fs := fleetOf(t, addr, testKey(t), 2, cfg)
 	must(t, "Admit", fs[0].Budget.Admit(context.Background())) // and never Done

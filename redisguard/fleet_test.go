@@ -14,6 +14,7 @@ import (
 
 	"github.com/slotguard/slotguard"
 	"github.com/slotguard/slotguard/captchaaitest"
+	"github.com/slotguard/slotguard/redisguard/redistest"
 )
 
 // N slotguard Transports, each with Config.Shared from its own Fleet (its
@@ -77,7 +78,7 @@ func submitsSeen(st captchaaitest.Stats) int {
 func TestTransportsShareOnePace(t *testing.T) {
 	// 4 Transports at a local 20/s each would send 80/s; sharing 10/s,
 	// the provider sees 10/s.
-	addr := redisAddr(t)
+	addr := redistest.Addr(t)
 	p := captchaaitest.New(captchaaitest.Config{Accounts: []captchaaitest.Account{{Key: captchaaitest.DefaultKey, Slots: 1000}}})
 	defer p.Close()
 	const n, rate, run = 4, 10.0, 2 * time.Second
@@ -102,7 +103,7 @@ func TestTransportsShareOnePace(t *testing.T) {
 func TestTransportsShareOneBan(t *testing.T) {
 	// Transport 0 is answered ERROR: 1001; the others then fail fast
 	// without a submit reaching the provider.
-	addr := redisAddr(t)
+	addr := redistest.Addr(t)
 	p := captchaaitest.New(captchaaitest.Config{})
 	defer p.Close()
 	fs := fleetOf(t, addr, testKey(t), 3, Config{Rate: math.Inf(1)})
@@ -143,7 +144,7 @@ func TestTransportsShareOneBudget(t *testing.T) {
 	// budget of 110 a minute, share one of 20; at a time scale of 60 (a
 	// minute is 1 s) the provider must see at most 20 NO_SLOT answers in
 	// any of its minutes, and ban nobody.
-	addr := redisAddr(t)
+	addr := redistest.Addr(t)
 	const n, line, scale = 4, 20, 60
 	p := captchaaitest.New(captchaaitest.Config{
 		TimeScale: scale,

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/slotguard/slotguard"
+	"github.com/slotguard/slotguard/redisguard/redistest"
 )
 
 // callsFail checks that every call fails with an *Error, never a context
@@ -63,37 +64,37 @@ func callsWork(t *testing.T, f *Fleet, what string) {
 }
 
 func TestRedisKilledAndRestarted(t *testing.T) {
-	s := startRedis(t)
+	s := redistest.Start(t)
 	const timeout = 50 * time.Millisecond
-	f := fleetOf(t, s.addr, testKey(t), 1, Config{Rate: 1000, Timeout: timeout})[0]
+	f := fleetOf(t, s.Addr, testKey(t), 1, Config{Rate: 1000, Timeout: timeout})[0]
 	callsWork(t, f, "up")
-	s.stop()
+	s.Stop()
 	callsFail(t, f, timeout, "killed")
-	s.start()
+	s.Restart()
 	callsWork(t, f, "restarted")
 }
 
 func TestRedisStalled(t *testing.T) {
 	// A stalled Redis (SIGSTOP: the socket accepts, nothing answers)
 	// costs each call the timeout, no more.
-	s := startRedis(t)
+	s := redistest.Start(t)
 	const timeout = 50 * time.Millisecond
-	f := fleetOf(t, s.addr, testKey(t), 1, Config{Rate: 1000, Timeout: timeout})[0]
+	f := fleetOf(t, s.Addr, testKey(t), 1, Config{Rate: 1000, Timeout: timeout})[0]
 	callsWork(t, f, "up")
-	s.pause()
+	s.Pause()
 	callsFail(t, f, timeout, "stalled")
-	s.resume()
+	s.Resume()
 	callsWork(t, f, "resumed")
 }
 
 func TestContextEndsBeforeTimeout(t *testing.T) {
 	// The request's own deadline, shorter than the timeout, gives the
 	// context's error, so the Transport does not take it for an outage.
-	s := startRedis(t)
-	f := fleetOf(t, s.addr, testKey(t), 1, Config{Timeout: time.Second})[0]
+	s := redistest.Start(t)
+	f := fleetOf(t, s.Addr, testKey(t), 1, Config{Timeout: time.Second})[0]
 	callsWork(t, f, "up")
-	s.pause()
-	defer s.resume()
+	s.Pause()
+	defer s.Resume()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
 	defer cancel()
 	if err := f.Budget.Admit(ctx); !errors.Is(err, context.DeadlineExceeded) {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/slotguard/slotguard/redisguard/redistest"
 )
 
 // countTokens runs one Wait loop per pacer until d has passed and returns
@@ -46,7 +48,7 @@ func countTokens(t *testing.T, pacers []*Pacer, d time.Duration) []int64 {
 func TestPacerAggregateRate(t *testing.T) {
 	// 8 pacers (processes) share 50/s: over 4 s the fleet gets 200 tokens
 	// (the first at once, then one every 20 ms), within 5 %.
-	addr := redisAddr(t)
+	addr := redistest.Addr(t)
 	const n, r, d = 8, 50.0, 4 * time.Second
 	fs := fleetOf(t, addr, testKey(t), n, Config{Rate: r})
 	pacers := make([]*Pacer, n)
@@ -72,7 +74,7 @@ func TestPacerAggregateRate(t *testing.T) {
 }
 
 func TestPacerSetLimit(t *testing.T) {
-	addr := redisAddr(t)
+	addr := redistest.Addr(t)
 	f := fleetOf(t, addr, testKey(t), 1, Config{Rate: 10})[0]
 	p := f.Pacer
 	// Three callers, as a Transport has: a waiter woken late (a loaded
@@ -106,7 +108,7 @@ func TestPacerSetLimit(t *testing.T) {
 }
 
 func TestPacerWaitCancel(t *testing.T) {
-	addr := redisAddr(t)
+	addr := redistest.Addr(t)
 	f := fleetOf(t, addr, testKey(t), 1, Config{Rate: 0.1})[0]
 	must(t, "first Wait", f.Pacer.Wait(context.Background()))
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
@@ -122,7 +124,7 @@ func TestPacerWaitCancel(t *testing.T) {
 }
 
 func TestPacerCancelGivesSlotBack(t *testing.T) {
-	addr := redisAddr(t)
+	addr := redistest.Addr(t)
 	p := fleetOf(t, addr, testKey(t), 1, Config{Rate: 2})[0].Pacer
 	must(t, "first Wait", p.Wait(context.Background()))
 	// The second reserves the slot at +500 ms, then gives it back.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/slotguard/slotguard/redisguard/redistest"
 )
 
 // TestHelperProcess is not a test: it is one process of the fleet in
@@ -48,7 +49,7 @@ func TestHelperProcess(t *testing.T) {
 
 func TestPacerProcesses(t *testing.T) {
 	// 4 OS processes share 40/s for 3 s: 120 tokens between them, within 5 %.
-	addr := redisAddr(t)
+	addr := redistest.Addr(t)
 	const n, rate, run = 4, 40.0, 3 * time.Second
 	key := testKey(t)
 	start := time.Now().Add(time.Second) // every process is up by then
