@@ -9,6 +9,7 @@
 //	go run ./cmd/slotbench                 # the default workload, every policy
 //	go run ./cmd/slotbench -hour 13        # at the provider's 12-18 UTC peak
 //	go run ./cmd/slotbench -policies guide,slotguard -plot out.png -json out.json
+//	go run ./cmd/slotbench -fleet 8 -redis 127.0.0.1:6379   # 8 processes on one key, local vs shared limits
 //
 // The default workload: an account with 20 worker slots, reCAPTCHA-like solve
 // times (10-30 s), 50 workers that each submit a task, poll res.php 15 s
@@ -37,6 +38,14 @@
 //	bans              blocks the provider started, every code (ERROR: 1001, 1003, MAX_USER_TURN, ...)
 //	lost              tasks given up: attempts exhausted, circuit open, banned
 //
+// With -fleet N the workers are dealt out among N processes that share the
+// account's one API key, each with its own Transport (or loop): N
+// per-process pacers and ban budgets add up to N times the lines, and the
+// key gets banned. The slotguard-shared policy, which runs only with
+// -redis host:port, gives every process Config.Shared from a
+// redisguard.Fleet on that Redis (a key prefix of the run's own): one pace,
+// one budget and one breaker for the fleet.
+//
 // A worker that gives a task up pauses -pause (5 s) before its next task.
 // The winner is the policy with the highest goodput among those that
 // started no ban; goodputs within 2% tie (the run-to-run noise is about
@@ -54,9 +63,12 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 func main() {
+	redis.SetLogger(quietRedis{})
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -91,7 +103,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.w.FirstPoll, "first-poll", d.FirstPoll, "from acceptance to a task's first res.php poll (provider time)")
 	fs.DurationVar(&o.w.PollEvery, "poll", d.PollEvery, "between res.php polls (provider time)")
 	fs.DurationVar(&o.w.Pause, "pause", d.Pause, "a worker's pause after it gave a task up (provider time)")
-	names := fs.String("policies", strings.Join(policyNames(), ","), "comma-separated policies to run, in this order")
+	fs.IntVar(&o.w.Fleet, "fleet", d.Fleet, "processes sharing the account's API key, each with its own Transport; the workers are dealt out among them")
+	fs.StringVar(&o.w.Redis, "redis", "", "`host:port` of a Redis for the slotguard-shared policy (redisguard), which runs only with it")
+	names := fs.String("policies", "", "comma-separated policies to run, in this order (default: all; slotguard-shared only with -redis)")
 	fs.StringVar(&o.json, "json", "", "write the results as JSON to `FILE` (\"-\": stdout, instead of the table)")
 	fs.StringVar(&o.csv, "csv", "", "write the results as CSV to `FILE` (\"-\": stdout, instead of the table)")
 	fs.StringVar(&o.plot, "plot", "", "draw time to acceptance (CDF) and NO_SLOT answers per minute to `FILE`.png")
@@ -136,8 +150,15 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return bad("-poll %v: must be positive", w.PollEvery)
 	case w.Pause < 0:
 		return bad("-pause %v: must not be negative", w.Pause)
+	case w.Fleet < 1:
+		return bad("-fleet %d: must be at least 1 (1: one process)", w.Fleet)
+	case w.Fleet > w.Workers:
+		return bad("-fleet %d: more processes than -workers (%d): each process needs a worker", w.Fleet, w.Workers)
 	case o.json == "-" && o.csv == "-":
 		return bad("-json - and -csv -: only one of them can go to stdout")
+	}
+	if *names == "" {
+		*names = strings.Join(policyNames(w.Redis != ""), ",")
 	}
 	seen := map[string]bool{}
 	for name := range strings.SplitSeq(*names, ",") {
@@ -147,9 +168,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		case name == "":
 			return bad("-policies %q: empty policy name", *names)
 		case !ok:
-			return bad("-policies: unknown policy %q (known: %s)", name, strings.Join(policyNames(), ", "))
+			return bad("-policies: unknown policy %q (known: %s)", name, strings.Join(policyNames(true), ", "))
 		case seen[name]:
 			return bad("-policies: %q twice", name)
+		case p.redis && w.Redis == "":
+			return bad("-policies: %s shares its state through Redis: give -redis host:port", name)
 		}
 		seen[name] = true
 		o.policies = append(o.policies, p)
@@ -182,6 +205,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
+	if o.w.Redis != "" {
+		if err := checkRedis(context.Background(), o.w.Redis); err != nil {
+			fmt.Fprintf(stderr, "slotbench: %v\n", err)
+			return 1
+		}
+	}
+	o.w.warn = stderr
 	results, err := runAll(context.Background(), o.w, o.policies, progressTo(stderr, o.w.Duration))
 	if err != nil {
 		fmt.Fprintf(stderr, "slotbench: %v\n", err)

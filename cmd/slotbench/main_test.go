@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -42,6 +43,9 @@ func TestRunBadFlags(t *testing.T) {
 		{"argument", []string{"extra"}, `unexpected argument "extra"`},
 		{"not a number", []string{"-workers", "many"}, `invalid value "many" for flag -workers`},
 		{"unknown flag", []string{"-fast"}, "flag provided but not defined: -fast"},
+		{"fleet 0", []string{"-fleet", "0"}, "-fleet 0: must be at least 1"},
+		{"fleet above workers", []string{"-fleet", "6", "-workers", "5"}, "-fleet 6: more processes than -workers (5)"},
+		{"shared without redis", []string{"-policies", "slotguard,slotguard-shared"}, "slotguard-shared shares its state through Redis: give -redis host:port"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -79,8 +83,20 @@ func TestParseFlagsDefaults(t *testing.T) {
 	if o.w != defaultWorkload() {
 		t.Errorf("parseFlags(nil) workload = %+v, want %+v", o.w, defaultWorkload())
 	}
-	if len(o.policies) != len(policies) {
-		t.Errorf("parseFlags(nil) runs %d policies, want all %d", len(o.policies), len(policies))
+	var names []string
+	for _, p := range o.policies {
+		names = append(names, p.name)
+	}
+	if want := policyNames(false); !slices.Equal(names, want) || slices.Contains(names, "slotguard-shared") {
+		t.Errorf("parseFlags(nil) runs %q, want every policy that needs no Redis, %q", names, want)
+	}
+	o, err = parseFlags([]string{"-redis", "127.0.0.1:6379", "-fleet", "8"}, &bytes.Buffer{})
+	if err != nil {
+		t.Fatalf("parseFlags -redis -fleet error %v", err)
+	}
+	if len(o.policies) != len(policies) || o.w.Fleet != 8 || o.w.Redis != "127.0.0.1:6379" {
+		t.Errorf("parseFlags -redis -fleet 8: %d policies (want all %d), fleet %d, redis %q",
+			len(o.policies), len(policies), o.w.Fleet, o.w.Redis)
 	}
 	o, err = parseFlags([]string{"-policies", " slotguard , guide", "-hour", "13", "-bans=false"}, &bytes.Buffer{})
 	if err != nil {

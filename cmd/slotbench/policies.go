@@ -19,29 +19,41 @@ type policy struct {
 	// baseline marks what people write without slotguard: the verdict
 	// says what the winner buys over the best of them.
 	baseline bool
-	build    func(e *env) (submitFunc, error)
+	// redis marks a policy that shares its state through the Redis of
+	// -redis (redisguard): it runs only when -redis is given.
+	redis bool
+	// build is called once per process of the fleet (proc from 0; one
+	// process without -fleet) and returns how that process's workers
+	// submit a task.
+	build func(e *env, proc int) (submitFunc, error)
 }
 
 // policies are the policies slotbench knows, in the order of the table.
 // The first three are written as their authors wrote them: plain loops
 // over an http.Client, not through slotguard.
 var policies = []policy{
-	{"naive", "resubmit at once on NO_SLOT, until accepted", true, buildNaive},
-	{"guide", "CaptchaAI's NO_SLOT guide: wait 3 s, x1.5, cap 15 s, 5 tries", true, buildGuide},
-	{"guide-batch", "CaptchaAI's throttled batch loop: one submitter, 2 tasks/s, 5 s after NO_SLOT", true, buildBatch},
-	{"slotguard", "slotguard.New defaults", false, buildSlotguard(slotguard.Config{})},
-	{"slotguard-jitter", "slotguard defaults with Backoff.Jitter 0.5", false, buildSlotguard(slotguard.Config{
+	{name: "naive", about: "resubmit at once on NO_SLOT, until accepted", baseline: true, build: buildNaive},
+	{name: "guide", about: "CaptchaAI's NO_SLOT guide: wait 3 s, x1.5, cap 15 s, 5 tries", baseline: true, build: buildGuide},
+	{name: "guide-batch", about: "CaptchaAI's throttled batch loop: one submitter, 2 tasks/s, 5 s after NO_SLOT", baseline: true, build: buildBatch},
+	{name: "slotguard", about: "slotguard.New defaults", build: buildSlotguard(slotguard.Config{})},
+	{name: "slotguard-jitter", about: "slotguard defaults with Backoff.Jitter 0.5", build: buildSlotguard(slotguard.Config{
 		Retry: slotguard.Backoff{Jitter: 0.5},
 	})},
-	{"slotguard-adaptive", "slotguard defaults with Adaptive pacing", false, buildSlotguard(slotguard.Config{
+	{name: "slotguard-adaptive", about: "slotguard defaults with Adaptive pacing", build: buildSlotguard(slotguard.Config{
 		Adaptive: slotguard.Adaptive{Enabled: true},
 	})},
+	{name: "slotguard-shared", about: "slotguard defaults, pacer, ban budget and breaker shared by the fleet in Redis (redisguard defaults)",
+		redis: true, build: buildShared(slotguard.Config{})},
 }
 
-func policyNames() []string {
-	names := make([]string, len(policies))
-	for i, p := range policies {
-		names[i] = p.name
+// policyNames returns the names of the policies, those that need Redis
+// only when withRedis.
+func policyNames(withRedis bool) []string {
+	var names []string
+	for _, p := range policies {
+		if withRedis || !p.redis {
+			names = append(names, p.name)
+		}
 	}
 	return names
 }
@@ -61,7 +73,7 @@ func lookupPolicy(name string) (policy, bool) {
 // policies run one after another: it takes both cores while it spins). It
 // stops spinning when the provider bans it: a banned submit is given up and
 // followed by the worker's pause.
-func buildNaive(e *env) (submitFunc, error) {
+func buildNaive(e *env, _ int) (submitFunc, error) {
 	return func(ctx context.Context) outcome {
 		for {
 			a, err := submitOnce(ctx, e.plain)
@@ -84,7 +96,7 @@ func buildNaive(e *env) (submitFunc, error) {
 // sleep(delay) then delay = min(delay*1.5, 15); any other error raises;
 // after the fifth NO_SLOT (and its sleep) "Max retries exceeded". No pacing
 // and no breaker. Sleeps are divided by the speed factor.
-func buildGuide(e *env) (submitFunc, error) {
+func buildGuide(e *env, _ int) (submitFunc, error) {
 	return func(ctx context.Context) outcome {
 		delay := 3 * time.Second
 		for range 5 {
@@ -119,7 +131,7 @@ func buildGuide(e *env) (submitFunc, error) {
 // semaphore: blocked senders are served first come, first served). Time to
 // acceptance includes the wait for the lane, as it does for a task queued
 // behind a batch.
-func buildBatch(e *env) (submitFunc, error) {
+func buildBatch(e *env, _ int) (submitFunc, error) {
 	const rate = 2 // tasks per second
 	lane := make(chan struct{}, 1)
 	return func(ctx context.Context) outcome {
@@ -152,31 +164,36 @@ func buildBatch(e *env) (submitFunc, error) {
 
 // buildSlotguard returns a policy that submits through slotguard.New(cfg)
 // over the provider's transport, with cfg.TimeScale set to the run's speed
-// and the jitter drawn from the run's seed. One Transport serves all the
-// workers, as one http.Client would in a program.
-func buildSlotguard(cfg slotguard.Config) func(e *env) (submitFunc, error) {
-	return func(e *env) (submitFunc, error) {
-		cfg := cfg
-		cfg.TimeScale = e.w.Speed
-		if cfg.Retry.Jitter > 0 && cfg.Retry.Rand == nil {
-			cfg.Retry.Rand = newLockedRand(e.w.Seed).Float64
-		}
-		t, err := slotguard.New(e.wire, cfg)
-		if err != nil {
-			return nil, err
-		}
-		c := &http.Client{Transport: t}
-		return func(ctx context.Context) outcome {
-			a, err := submitOnce(ctx, c)
-			switch {
-			case err != nil:
-				return lost(errReason(err))
-			case a.Accepted:
-				return accepted(a.ID)
-			}
-			return lost(a.Code) // attempts exhausted (the last NO_SLOT), a ban, ...
-		}, nil
+// and the jitter drawn from the run's seed. One Transport per process
+// serves all its workers, as one http.Client would in a program.
+func buildSlotguard(cfg slotguard.Config) func(e *env, proc int) (submitFunc, error) {
+	return func(e *env, proc int) (submitFunc, error) {
+		return slotguardSubmit(e, proc, cfg)
 	}
+}
+
+// slotguardSubmit builds process proc's Transport from cfg and returns how
+// its workers submit through it.
+func slotguardSubmit(e *env, proc int, cfg slotguard.Config) (submitFunc, error) {
+	cfg.TimeScale = e.w.Speed
+	if cfg.Retry.Jitter > 0 && cfg.Retry.Rand == nil {
+		cfg.Retry.Rand = newLockedRand(e.w.Seed + uint64(proc)).Float64
+	}
+	t, err := slotguard.New(e.wire, cfg)
+	if err != nil {
+		return nil, err
+	}
+	c := &http.Client{Transport: t}
+	return func(ctx context.Context) outcome {
+		a, err := submitOnce(ctx, c)
+		switch {
+		case err != nil:
+			return lost(errReason(err))
+		case a.Accepted:
+			return accepted(a.ID)
+		}
+		return lost(a.Code) // attempts exhausted (the last NO_SLOT), a ban, ...
+	}, nil
 }
 
 // lockedRand is a seeded generator safe for concurrent use, for

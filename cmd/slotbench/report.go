@@ -259,8 +259,12 @@ func describe(w workload) string {
 	if w.Hour >= 0 {
 		pool = fmt.Sprintf(", shared pool from %02d:00 UTC", w.Hour)
 	}
-	return fmt.Sprintf("slotbench: %d slots, %d workers, solve %v-%v, %v of provider time at x%g, seed %d, %s%s",
-		w.Slots, w.Workers, w.SolveMin, w.SolveMax, w.Duration, w.Speed, w.Seed, bans, pool)
+	fleet := ""
+	if w.Fleet > 1 {
+		fleet = fmt.Sprintf(", a fleet of %d processes on one key", w.Fleet)
+	}
+	return fmt.Sprintf("slotbench: %d slots, %d workers, solve %v-%v, %v of provider time at x%g, seed %d, %s%s%s",
+		w.Slots, w.Workers, w.SolveMin, w.SolveMax, w.Duration, w.Speed, w.Seed, bans, pool, fleet)
 }
 
 // writeTable prints the human table and the verdict.
@@ -314,8 +318,9 @@ func (w workload) MarshalJSON() ([]byte, error) {
 		FirstPoll string  `json:"first_poll"`
 		PollEvery string  `json:"poll_every"`
 		Pause     string  `json:"pause"`
+		Fleet     int     `json:"fleet"`
 	}{w.Slots, w.Workers, w.SolveMin.String(), w.SolveMax.String(), w.Duration.String(), w.Speed, w.Seed,
-		w.Bans, w.Hour, w.FirstPoll.String(), w.PollEvery.String(), w.Pause.String()})
+		w.Bans, w.Hour, w.FirstPoll.String(), w.PollEvery.String(), w.Pause.String(), w.Fleet})
 }
 
 // report is the -json document.

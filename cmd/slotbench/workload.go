@@ -33,6 +33,10 @@ type workload struct {
 	FirstPoll time.Duration // from acceptance to the first res.php poll
 	PollEvery time.Duration // between polls while CAPCHA_NOT_READY
 	Pause     time.Duration // a worker's pause after it gave a task up
+	Fleet     int           // processes sharing the API key, the workers dealt out among them
+	Redis     string        // host:port of the Redis that slotguard-shared uses; "": none
+
+	warn io.Writer // where slotguard-shared's processes log a fallback to local limits; nil: nowhere
 }
 
 // defaultWorkload is the workload of `go run ./cmd/slotbench` without flags:
@@ -63,6 +67,7 @@ func defaultWorkload() workload {
 		// request", 2captcha limits) before it starts the next one. Without
 		// it a loop that loses tasks at once (a banned key) would spin.
 		Pause: 5 * time.Second,
+		Fleet: 1,
 	}
 }
 
@@ -106,6 +111,21 @@ type env struct {
 	wire  *tap         // the provider's transport, counted
 	plain *http.Client // over wire, for the hand-written loops
 	rec   recorder
+
+	prefix  string // Redis key prefix of this run's own
+	stderr  io.Writer
+	closers []func() // run by close, last first
+}
+
+// onClose has f run when the run ends.
+func (e *env) onClose(f func()) { e.closers = append(e.closers, f) }
+
+// close ends the run's provider and everything the policy opened.
+func (e *env) close() {
+	for _, f := range slices.Backward(e.closers) {
+		f()
+	}
+	e.prov.Close()
 }
 
 // outcome is how one task's submission ended.
@@ -136,7 +156,10 @@ func newEnv(w workload) *env {
 	if !w.Bans {
 		cfg.No1001, cfg.No1002, cfg.No1003, cfg.NoMaxUserTurn, cfg.No1005 = true, true, true, true, true
 	}
-	e := &env{w: w, prov: captchaaitest.New(cfg)}
+	e := &env{w: w, prov: captchaaitest.New(cfg), stderr: w.warn}
+	if w.Redis != "" {
+		e.prefix = newPrefix()
+	}
 	e.clock = clock{start: time.Now(), speed: w.Speed}
 	e.wire = &tap{base: e.prov.Transport(), clock: e.clock}
 	e.plain = &http.Client{Transport: e.wire}
@@ -147,16 +170,21 @@ func newEnv(w workload) *env {
 // not nil, is called now and then with the provider time so far.
 func runPolicy(ctx context.Context, w workload, p policy, progress func(time.Duration)) (result, error) {
 	e := newEnv(w)
-	defer e.prov.Close()
-	submit, err := p.build(e)
-	if err != nil {
-		return result{}, fmt.Errorf("policy %s: %w", p.name, err)
+	defer e.close()
+	submits := make([]submitFunc, max(w.Fleet, 1))
+	for proc := range submits {
+		s, err := p.build(e, proc)
+		if err != nil {
+			return result{}, fmt.Errorf("policy %s: %w", p.name, err)
+		}
+		submits[proc] = s
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
 	var wg sync.WaitGroup
-	for range w.Workers {
+	for i := range w.Workers {
+		submit := submits[i%len(submits)]
 		wg.Go(func() { e.worker(ctx, submit) })
 	}
 	// The run ends at the deadline: the provider's accounting is read at
