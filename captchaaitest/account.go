@@ -24,10 +24,19 @@ type task struct {
 func (t *task) end() time.Duration { return t.at + t.solve }
 
 // account is one API key's state. The provider's lock guards it.
+//
+// The slot time offered and used is integrated piecewise up to at: between
+// two breakpoints (a Capacity step, a task's start or end) both the slot
+// count and the slots held are constant.
 type account struct {
-	slots   int
-	balance int64   // micro-USD
-	active  []*task // tasks that may still hold a slot, in acceptance order
+	slots   int    // the slot count at provider time at
+	steps   []Step // Account.Capacity
+	next    int    // steps[next:] start after at
+	at      time.Duration
+	offered time.Duration // integral of slots over [0, at]
+	used    time.Duration // integral of min(held, slots) over [0, at]
+	balance int64         // micro-USD
+	active  []*task       // tasks that may still hold a slot, in acceptance order
 	busy    time.Duration
 	pen     penalties
 
@@ -40,6 +49,7 @@ type account struct {
 func newAccount(a Account) *account {
 	acc := &account{
 		slots:    a.Slots,
+		steps:    append([]Step(nil), a.Capacity...),
 		balance:  micros(a.Balance),
 		pen:      newPenalties(),
 		rejected: make(map[string]int),
@@ -54,9 +64,46 @@ func newAccount(a Account) *account {
 	return acc
 }
 
+// advance integrates the slot time offered and used up to now and moves the
+// slot count to the one at now. It must see every task that ended after at,
+// so release calls it before dropping them.
+func (a *account) advance(now time.Duration) {
+	for {
+		for a.next < len(a.steps) && a.steps[a.next].At <= a.at {
+			a.slots = a.steps[a.next].Slots
+			a.next++
+		}
+		if a.at >= now {
+			return
+		}
+		end := now
+		if a.next < len(a.steps) {
+			end = min(end, a.steps[a.next].At)
+		}
+		held := 0
+		for _, t := range a.active {
+			switch e := t.end(); {
+			case t.at > a.at: // accepted later than at: starts holding within
+				end = min(end, t.at)
+			case e > a.at:
+				held++
+				end = min(end, e)
+			}
+		}
+		d := end - a.at
+		a.offered += time.Duration(a.slots) * d
+		// Tasks held above a dropped count keep running, but the account
+		// offered only a.slots: the excess is busy, not used.
+		a.used += time.Duration(min(held, a.slots)) * d
+		a.at = end
+	}
+}
+
 // release drops the tasks solved by now, adding their solve time to the busy
-// slot time, and returns the slots still held.
+// slot time, and returns the slots still held. a.slots is then the slot
+// count at now.
 func (a *account) release(now time.Duration) int {
+	a.advance(now)
 	kept := a.active[:0]
 	for _, t := range a.active {
 		if t.end() <= now {
@@ -70,7 +117,15 @@ func (a *account) release(now time.Duration) int {
 	return len(kept)
 }
 
-// busyAt returns the slot time used up to now: solved tasks in full, the
+// freeSlot reports whether fewer slots are held at now than the slot count
+// at now. Two statements on purpose: in one expression Go leaves the read of
+// a.slots unordered against the call that moves it.
+func (a *account) freeSlot(now time.Duration) bool {
+	held := a.release(now)
+	return held < a.slots
+}
+
+// busyAt returns the slot time held up to now: solved tasks in full, the
 // tasks still held up to now.
 func (a *account) busyAt(now time.Duration) time.Duration {
 	a.release(now)
@@ -113,10 +168,18 @@ type Stats struct {
 	// injected delays included).
 	MaxInFlight int
 
-	Slots        int           // the account's worker slots
-	BusySlotTime time.Duration // slot time held by tasks so far
+	Slots        int           // the account's worker slots at Elapsed (Account.Capacity)
+	BusySlotTime time.Duration // slot time held by tasks so far, above a dropped count too
 	Elapsed      time.Duration // since the provider started
 	Balance      float64       // USD left
+
+	// OfferedSlotTime is the integral of the slot count over [0, Elapsed]:
+	// Slots x Elapsed without Capacity steps. UsedSlotTime is the integral
+	// of min(slots held, slot count): the part of the offered slot time that
+	// held a task. Tasks held above a count that dropped count in
+	// BusySlotTime, not here.
+	OfferedSlotTime time.Duration
+	UsedSlotTime    time.Duration
 
 	// NoSlotPerMinute[i] is the NO_SLOT answers in provider minute i (from
 	// i minutes to i+1 after the start): plot it against the 120 a minute
@@ -124,16 +187,18 @@ type Stats struct {
 	NoSlotPerMinute []int
 }
 
-// Utilization returns BusySlotTime / (Slots x Elapsed): the share of the
-// account's slot time that held a task. 0 when nothing has elapsed.
+// Utilization returns UsedSlotTime / OfferedSlotTime: the share of the slot
+// time the account offered that held a task. Without Capacity steps it is
+// BusySlotTime / (Slots x Elapsed). 0 when nothing was offered.
 func (s Stats) Utilization() float64 {
-	if s.Slots == 0 || s.Elapsed <= 0 {
+	if s.OfferedSlotTime <= 0 {
 		return 0
 	}
-	return float64(s.BusySlotTime) / (float64(s.Slots) * float64(s.Elapsed))
+	return float64(s.UsedSlotTime) / float64(s.OfferedSlotTime)
 }
 
 func (a *account) stats(now time.Duration) Stats {
+	busy := a.busyAt(now) // advances a to now first
 	return Stats{
 		Accepted:        a.accepted,
 		Rejected:        maps.Clone(a.rejected),
@@ -141,7 +206,9 @@ func (a *account) stats(now time.Duration) Stats {
 		Bans:            maps.Clone(a.bans),
 		MaxInFlight:     a.maxInFlight,
 		Slots:           a.slots,
-		BusySlotTime:    a.busyAt(now),
+		BusySlotTime:    busy,
+		OfferedSlotTime: a.offered,
+		UsedSlotTime:    a.used,
 		Elapsed:         now,
 		Balance:         float64(a.balance) / 1e6,
 		NoSlotPerMinute: append([]int(nil), a.noSlotMin...),

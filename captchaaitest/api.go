@@ -42,7 +42,8 @@ func (p *Provider) refuse(c *call, code string) reply {
 // submit handles in.php and createTask. The order of the checks is the
 // fake's reading of the documentation: the request-rate limit counts every
 // in.php request; then the bans in force; then the parameters; then the
-// balance; then the slots. Only an accepted task is billed.
+// balance; then the slots, counted at now (Account.Capacity). Only an
+// accepted task is billed.
 func (p *Provider) submit(c *call, acct *account, now time.Duration, noSlot bool) reply {
 	pen := &acct.pen
 	if pen.turnstile(now, &p.cfg) {
@@ -67,7 +68,7 @@ func (p *Provider) submit(c *call, acct *account, now time.Duration, noSlot bool
 		acct.reject(codeZeroBalance, pen.afterZeroBalance(now, &p.cfg))
 		return p.refuse(c, codeZeroBalance)
 	}
-	if noSlot || acct.release(now) >= acct.slots || p.poolFull(now) {
+	if noSlot || !acct.freeSlot(now) || p.poolFull(now) {
 		acct.noSlot(now)
 		acct.reject(codeNoSlot, pen.afterNoSlot(now, &p.cfg))
 		return p.refuse(c, codeNoSlot)

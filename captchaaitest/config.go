@@ -70,8 +70,23 @@ type Config struct {
 // Account is one API key of the provider.
 type Account struct {
 	Key     string  // 32 letters or digits
-	Slots   int     // worker slots (threads); 0: DefaultSlots
+	Slots   int     // worker slots (threads) from provider time 0; 0: DefaultSlots
 	Balance float64 // USD; 0: DefaultBalance. Each accepted task costs its Method's Price.
+
+	// Capacity changes the slot count over provider time: from each step's
+	// At on, the account has that step's Slots. At must be positive and
+	// strictly increasing. nil: Slots throughout. A drop never ends accepted
+	// tasks (the provider does not kill them): submits get NO_SLOT until the
+	// slots still held fall below the new count.
+	Capacity []Step
+}
+
+// Step is one change of an account's slot count: from provider time At on,
+// the account has Slots worker slots. 0 slots is allowed: every submit is
+// answered ERROR_NO_SLOT_AVAILABLE.
+type Step struct {
+	At    time.Duration // provider time since New; > 0
+	Slots int           // >= 0; 0 means none, not DefaultSlots
 }
 
 // Method is how the provider treats one in.php method: a solve time drawn
@@ -145,6 +160,17 @@ func (c *Config) validate() error {
 			return fmt.Errorf("captchaaitest: Config.Accounts[%d].Slots %d: must not be negative", i, a.Slots)
 		case !(a.Balance >= 0) || math.IsInf(a.Balance, 0):
 			return fmt.Errorf("captchaaitest: Config.Accounts[%d].Balance %v: must not be negative", i, a.Balance)
+		}
+		for j, st := range a.Capacity {
+			switch {
+			case st.At <= 0:
+				return fmt.Errorf("captchaaitest: Config.Accounts[%d].Capacity[%d].At %v: must be positive", i, j, st.At)
+			case j > 0 && st.At <= a.Capacity[j-1].At:
+				return fmt.Errorf("captchaaitest: Config.Accounts[%d].Capacity[%d].At %v: must be after Capacity[%d].At %v",
+					i, j, st.At, j-1, a.Capacity[j-1].At)
+			case st.Slots < 0:
+				return fmt.Errorf("captchaaitest: Config.Accounts[%d].Capacity[%d].Slots %d: must not be negative", i, j, st.Slots)
+			}
 		}
 		seen[a.Key] = true
 	}

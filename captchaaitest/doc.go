@@ -22,7 +22,10 @@
 // accepted task is billed its method's price and holds one slot for a solve
 // time drawn uniformly from its method's range (DefaultMethods) with a
 // generator seeded by Config.Seed. A submit that finds every slot busy is
-// answered ERROR_NO_SLOT_AVAILABLE and not billed. With Config.SharedPool,
+// answered ERROR_NO_SLOT_AVAILABLE and not billed. Account.Capacity changes
+// the slot count over provider time (capacity that collapses and recovers):
+// accepted tasks keep their slots when it drops, and submits get NO_SLOT
+// until the slots held fall below the new count. With Config.SharedPool,
 // other customers' load refuses some submits by time of day as well.
 //
 // The published penalties, each on unless its Config field turns it off:
@@ -52,6 +55,8 @@
 //
 // Provider.Stats returns, per key, the tasks accepted, the submits refused
 // by code, the polls, the bans started by code, the most requests in flight
-// at once, the slot time used (Stats.Utilization) and NO_SLOT answers per
-// provider minute. The package never logs, and never prints a key.
+// at once, the slot time offered, held and used (Stats.Utilization: used
+// over offered, where used counts the slots held only up to the slot count
+// of the moment) and NO_SLOT answers per provider minute. The package never
+// logs, and never prints a key.
 package captchaaitest
