@@ -9,6 +9,7 @@
 //	go run ./cmd/slotbench                 # the default workload, every policy
 //	go run ./cmd/slotbench -hour 13        # at the provider's 12-18 UTC peak
 //	go run ./cmd/slotbench -policies guide,slotguard -plot out.png -json out.json
+//	go run ./cmd/slotbench -collapse 5                     # 20 slots fall to 5 for the middle third, then recover
 //	go run ./cmd/slotbench -fleet 8 -redis 127.0.0.1:6379   # 8 processes on one key, local vs shared limits
 //
 // The default workload: an account with 20 worker slots, reCAPTCHA-like solve
@@ -28,7 +29,8 @@
 // What the columns mean:
 //
 //	accepted/min      tasks the provider accepted (and billed) per minute: goodput
-//	slot util         busy slot time / (slots x duration), from the provider (100%: the physical limit)
+//	slot util         slot time that held a task / slot time the account offered, from the provider
+//	                  (slots x duration; less during a -collapse): 100% is the physical limit
 //	accepted/started  tasks accepted / tasks whose submission ended within the run
 //	                  (accepted or given up; tasks still being submitted at the end count in neither)
 //	p50, p95, p99     time to acceptance: from the moment a worker starts submitting a task
@@ -103,6 +105,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.w.FirstPoll, "first-poll", d.FirstPoll, "from acceptance to a task's first res.php poll (provider time)")
 	fs.DurationVar(&o.w.PollEvery, "poll", d.PollEvery, "between res.php polls (provider time)")
 	fs.DurationVar(&o.w.Pause, "pause", d.Pause, "a worker's pause after it gave a task up (provider time)")
+	fs.IntVar(&o.w.Collapse, "collapse", d.Collapse, "slots the account keeps while its capacity collapses, from 1/3 to 2/3 of -duration; then -slots again (-1: no collapse)")
 	fs.IntVar(&o.w.Fleet, "fleet", d.Fleet, "processes sharing the account's API key, each with its own Transport; the workers are dealt out among them")
 	fs.StringVar(&o.w.Redis, "redis", "", "`host:port` of a Redis for the slotguard-shared policy (redisguard), which runs only with it")
 	names := fs.String("policies", "", "comma-separated policies to run, in this order (default: all; slotguard-shared only with -redis)")
@@ -150,6 +153,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return bad("-poll %v: must be positive", w.PollEvery)
 	case w.Pause < 0:
 		return bad("-pause %v: must not be negative", w.Pause)
+	case w.Collapse < -1 || w.Collapse >= w.Slots:
+		return bad("-collapse %d: must be from 0 to -slots - 1 (%d), or -1 for no collapse", w.Collapse, w.Slots-1)
 	case w.Fleet < 1:
 		return bad("-fleet %d: must be at least 1 (1: one process)", w.Fleet)
 	case w.Fleet > w.Workers:

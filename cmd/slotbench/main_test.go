@@ -43,6 +43,8 @@ func TestRunBadFlags(t *testing.T) {
 		{"argument", []string{"extra"}, `unexpected argument "extra"`},
 		{"not a number", []string{"-workers", "many"}, `invalid value "many" for flag -workers`},
 		{"unknown flag", []string{"-fast"}, "flag provided but not defined: -fast"},
+		{"collapse to all slots", []string{"-slots", "20", "-collapse", "20"}, "-collapse 20: must be from 0 to -slots - 1 (19)"},
+		{"collapse -2", []string{"-collapse", "-2"}, "-collapse -2"},
 		{"fleet 0", []string{"-fleet", "0"}, "-fleet 0: must be at least 1"},
 		{"fleet above workers", []string{"-fleet", "6", "-workers", "5"}, "-fleet 6: more processes than -workers (5)"},
 		{"shared without redis", []string{"-policies", "slotguard,slotguard-shared"}, "slotguard-shared shares its state through Redis: give -redis host:port"},

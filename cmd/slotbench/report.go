@@ -27,7 +27,7 @@ type result struct {
 	Baseline bool   `json:"baseline"` // written without slotguard
 
 	AcceptedPerMin float64        `json:"accepted_per_min"` // goodput: tasks accepted (billed) per minute
-	Utilization    float64        `json:"utilization"`      // busy slot time / available slot time
+	Utilization    float64        `json:"utilization"`      // slot time that held a task / slot time offered
 	Accepted       int            `json:"accepted"`         // tasks accepted, as the provider billed them
 	Started        int            `json:"started"`          // tasks whose fate was decided within the run
 	Lost           int            `json:"lost"`             // tasks given up
@@ -259,6 +259,10 @@ func describe(w workload) string {
 	if w.Hour >= 0 {
 		pool = fmt.Sprintf(", shared pool from %02d:00 UTC", w.Hour)
 	}
+	if w.Collapse >= 0 {
+		from, to := w.collapse()
+		pool += fmt.Sprintf(", capacity collapses to %d slots from %v to %v", w.Collapse, from, to)
+	}
 	fleet := ""
 	if w.Fleet > 1 {
 		fleet = fmt.Sprintf(", a fleet of %d processes on one key", w.Fleet)
@@ -318,9 +322,10 @@ func (w workload) MarshalJSON() ([]byte, error) {
 		FirstPoll string  `json:"first_poll"`
 		PollEvery string  `json:"poll_every"`
 		Pause     string  `json:"pause"`
+		Collapse  int     `json:"collapse"`
 		Fleet     int     `json:"fleet"`
 	}{w.Slots, w.Workers, w.SolveMin.String(), w.SolveMax.String(), w.Duration.String(), w.Speed, w.Seed,
-		w.Bans, w.Hour, w.FirstPoll.String(), w.PollEvery.String(), w.Pause.String(), w.Fleet})
+		w.Bans, w.Hour, w.FirstPoll.String(), w.PollEvery.String(), w.Pause.String(), w.Collapse, w.Fleet})
 }
 
 // report is the -json document.

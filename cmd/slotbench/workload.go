@@ -33,6 +33,7 @@ type workload struct {
 	FirstPoll time.Duration // from acceptance to the first res.php poll
 	PollEvery time.Duration // between polls while CAPCHA_NOT_READY
 	Pause     time.Duration // a worker's pause after it gave a task up
+	Collapse  int           // slots left from 1/3 to 2/3 of Duration, then Slots again; -1: no collapse
 	Fleet     int           // processes sharing the API key, the workers dealt out among them
 	Redis     string        // host:port of the Redis that slotguard-shared uses; "": none
 
@@ -66,10 +67,14 @@ func defaultWorkload() workload {
 		// after an error ("make a 5 seconds timeout before sending next
 		// request", 2captcha limits) before it starts the next one. Without
 		// it a loop that loses tasks at once (a banned key) would spin.
-		Pause: 5 * time.Second,
-		Fleet: 1,
+		Pause:    5 * time.Second,
+		Collapse: -1,
+		Fleet:    1,
 	}
 }
+
+// collapse returns when the capacity collapse of -collapse starts and ends.
+func (w workload) collapse() (from, to time.Duration) { return w.Duration / 3, 2 * w.Duration / 3 }
 
 const (
 	key    = captchaaitest.DefaultKey
@@ -140,11 +145,21 @@ func lost(reason string) outcome { return outcome{reason: reason} }
 // submitFunc submits one task by a policy's rules, retries included.
 type submitFunc func(ctx context.Context) outcome
 
+// capacity is the account's slot steps: none, or the collapse and the
+// recovery of -collapse.
+func (w workload) capacity() []captchaaitest.Step {
+	if w.Collapse < 0 {
+		return nil
+	}
+	from, to := w.collapse()
+	return []captchaaitest.Step{{At: from, Slots: w.Collapse}, {At: to, Slots: w.Slots}}
+}
+
 // newEnv builds the provider for w. It must run in the goroutine (and, in
 // tests, the synctest bubble) that runs the policy.
 func newEnv(w workload) *env {
 	cfg := captchaaitest.Config{
-		Accounts:  []captchaaitest.Account{{Key: key, Slots: w.Slots, Balance: 1e6}},
+		Accounts:  []captchaaitest.Account{{Key: key, Slots: w.Slots, Balance: 1e6, Capacity: w.capacity()}},
 		Methods:   map[string]captchaaitest.Method{method: {MinSolve: w.SolveMin, MaxSolve: w.SolveMax, Price: 0.003}},
 		Seed:      w.Seed,
 		TimeScale: w.Speed,
