@@ -3,6 +3,7 @@ package captchaaitest
 import (
 	"maps"
 	"math"
+	"slices"
 	"time"
 )
 
@@ -37,7 +38,7 @@ type account struct {
 	used    time.Duration // integral of min(held, slots) over [0, at]
 	balance int64         // micro-USD
 	active  []*task       // tasks that may still hold a slot, in acceptance order
-	busy    time.Duration
+	busy    time.Duration // integral of the slots held over [0, at]
 	pen     penalties
 
 	accepted, polls       int
@@ -91,6 +92,7 @@ func (a *account) advance(now time.Duration) {
 			}
 		}
 		d := end - a.at
+		a.busy += time.Duration(held) * d
 		a.offered += time.Duration(a.slots) * d
 		// Tasks held above a dropped count keep running, but the account
 		// offered only a.slots: the excess is busy, not used.
@@ -99,22 +101,13 @@ func (a *account) advance(now time.Duration) {
 	}
 }
 
-// release drops the tasks solved by now, adding their solve time to the busy
-// slot time, and returns the slots still held. a.slots is then the slot
-// count at now.
+// release advances the accounting to now and drops the tasks solved by
+// then. It returns the slots still held; a.slots is then the slot count at
+// now.
 func (a *account) release(now time.Duration) int {
 	a.advance(now)
-	kept := a.active[:0]
-	for _, t := range a.active {
-		if t.end() <= now {
-			a.busy += t.solve
-			continue
-		}
-		kept = append(kept, t)
-	}
-	clear(a.active[len(kept):]) // let the garbage collector have them
-	a.active = kept
-	return len(kept)
+	a.active = slices.DeleteFunc(a.active, func(t *task) bool { return t.end() <= now })
+	return len(a.active)
 }
 
 // freeSlot reports whether fewer slots are held at now than the slot count
@@ -123,19 +116,6 @@ func (a *account) release(now time.Duration) int {
 func (a *account) freeSlot(now time.Duration) bool {
 	held := a.release(now)
 	return held < a.slots
-}
-
-// busyAt returns the slot time held up to now: solved tasks in full, the
-// tasks still held up to now.
-func (a *account) busyAt(now time.Duration) time.Duration {
-	a.release(now)
-	busy := a.busy
-	for _, t := range a.active {
-		if now > t.at {
-			busy += now - t.at
-		}
-	}
-	return busy
 }
 
 // reject counts a refused submit, and the ban it started if any.
@@ -198,7 +178,7 @@ func (s Stats) Utilization() float64 {
 }
 
 func (a *account) stats(now time.Duration) Stats {
-	busy := a.busyAt(now) // advances a to now first
+	a.release(now) // advances the accounting to now
 	return Stats{
 		Accepted:        a.accepted,
 		Rejected:        maps.Clone(a.rejected),
@@ -206,7 +186,7 @@ func (a *account) stats(now time.Duration) Stats {
 		Bans:            maps.Clone(a.bans),
 		MaxInFlight:     a.maxInFlight,
 		Slots:           a.slots,
-		BusySlotTime:    busy,
+		BusySlotTime:    a.busy,
 		OfferedSlotTime: a.offered,
 		UsedSlotTime:    a.used,
 		Elapsed:         now,
