@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -26,6 +27,9 @@ import (
 // redisguard's scripts, for each process at the start of a run.
 const loadTimeout = 5 * time.Second
 
+// redisTimeout bounds each Redis call of a run (redisguard.Config.Timeout).
+const redisTimeout = time.Second
+
 // buildShared returns a policy that submits through slotguard.New(cfg) with
 // cfg.Shared from a redisguard.Fleet of the process's own (its own Redis
 // client, as a separate process would have) on the Redis at -redis. Every
@@ -35,11 +39,16 @@ const loadTimeout = 5 * time.Second
 func buildShared(cfg slotguard.Config) func(e *env, proc int) (submitFunc, error) {
 	return func(e *env, proc int) (submitFunc, error) {
 		if e.w.Redis == "" {
-			return nil, fmt.Errorf("needs -redis ADDR")
+			return nil, errors.New("needs -redis ADDR")
 		}
 		c := redis.NewClient(&redis.Options{Addr: e.w.Redis, ContextTimeoutEnabled: true})
 		e.onClose(func() { c.Close() })
-		f, err := redisguard.New(c, key, redisguard.Config{Prefix: e.prefix, TimeScale: e.w.Speed})
+		// Timeout: a generous second instead of redisguard's 50 ms. The
+		// simulation itself loads the machine (all workers, at x150), and
+		// a Redis call that waits out the scheduler would otherwise send
+		// the process to its local limits: the run would measure the
+		// machine's load, not the sharing. A call still never hangs.
+		f, err := redisguard.New(c, key, redisguard.Config{Prefix: e.prefix, TimeScale: e.w.Speed, Timeout: redisTimeout})
 		if err != nil {
 			return nil, err
 		}
@@ -49,8 +58,8 @@ func buildShared(cfg slotguard.Config) func(e *env, proc int) (submitFunc, error
 			return nil, fmt.Errorf("-redis %s: %w", e.w.Redis, err)
 		}
 		cfg.Shared = f.Shared()
-		if cfg.Logger == nil && e.stderr != nil {
-			cfg.Logger = slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn})).
+		if cfg.Logger == nil && e.w.warn != nil {
+			cfg.Logger = slog.New(slog.NewTextHandler(e.w.warn, &slog.HandlerOptions{Level: slog.LevelWarn})).
 				With("policy", "slotguard-shared", "process", proc)
 		}
 		return slotguardSubmit(e, proc, cfg)

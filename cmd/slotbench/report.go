@@ -255,20 +255,19 @@ func describe(w workload) string {
 	if !w.Bans {
 		bans = "bans off"
 	}
-	pool := ""
+	var more strings.Builder
 	if w.Hour >= 0 {
-		pool = fmt.Sprintf(", shared pool from %02d:00 UTC", w.Hour)
+		fmt.Fprintf(&more, ", shared pool from %02d:00 UTC", w.Hour)
 	}
 	if w.Collapse >= 0 {
 		from, to := w.collapse()
-		pool += fmt.Sprintf(", capacity collapses to %d slots from %v to %v", w.Collapse, from, to)
+		fmt.Fprintf(&more, ", capacity collapses to %d slots from %v to %v", w.Collapse, from, to)
 	}
-	fleet := ""
 	if w.Fleet > 1 {
-		fleet = fmt.Sprintf(", a fleet of %d processes on one key", w.Fleet)
+		fmt.Fprintf(&more, ", a fleet of %d processes on one key", w.Fleet)
 	}
-	return fmt.Sprintf("slotbench: %d slots, %d workers, solve %v-%v, %v of provider time at x%g, seed %d, %s%s%s",
-		w.Slots, w.Workers, w.SolveMin, w.SolveMax, w.Duration, w.Speed, w.Seed, bans, pool, fleet)
+	return fmt.Sprintf("slotbench: %d slots, %d workers, solve %v-%v, %v of provider time at x%g, seed %d, %s%s",
+		w.Slots, w.Workers, w.SolveMin, w.SolveMax, w.Duration, w.Speed, w.Seed, bans, more.String())
 }
 
 // writeTable prints the human table and the verdict.

@@ -117,8 +117,7 @@ type env struct {
 	plain *http.Client // over wire, for the hand-written loops
 	rec   recorder
 
-	prefix  string // Redis key prefix of this run's own
-	stderr  io.Writer
+	prefix  string   // Redis key prefix of this run's own
 	closers []func() // run by close, last first
 }
 
@@ -171,7 +170,7 @@ func newEnv(w workload) *env {
 	if !w.Bans {
 		cfg.No1001, cfg.No1002, cfg.No1003, cfg.NoMaxUserTurn, cfg.No1005 = true, true, true, true, true
 	}
-	e := &env{w: w, prov: captchaaitest.New(cfg), stderr: w.warn}
+	e := &env{w: w, prov: captchaaitest.New(cfg)}
 	if w.Redis != "" {
 		e.prefix = newPrefix()
 	}
