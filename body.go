@@ -3,7 +3,6 @@ package slotguard
 import (
 	"bytes"
 	"compress/gzip"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -51,28 +50,33 @@ func inspect(resp *http.Response, p Provider, rel releaser) (*http.Response, act
 	}
 	bp := peekPool.Get().(*[]byte)
 	buf := *bp
-	n, err := io.ReadFull(resp.Body, buf)
+	n, err := peek(resp.Body, buf)
 	body := &answerBody{}
+	act := action{verdict: verdictOther}
 	switch {
-	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
-		// The whole answer is in buf: the connection can go back to the
-		// pool and the attempt is over.
+	case err == nil && n < len(buf):
+		// The whole answer is in buf, ended by a clean EOF: the
+		// connection can go back to the pool and the attempt is over.
 		resp.Body.Close()
 		if rel != nil {
 			rel.release()
 		}
 	case err != nil:
-		// A read error: the answer is unreadable, and the caller will see
-		// the same error after the bytes that did come.
+		// The answer was cut short (the connection dropped before
+		// Content-Length or the last chunk): the caller gets the bytes
+		// that came, then this error, as from a bare http.Transport. What
+		// came proves nothing: the provider may have accepted the task
+		// and the id may be cut, so it is neither accepted nor retried.
 		body.rest, body.err = resp.Body, err
 		if rel != nil {
 			rel.release()
 		}
+		act = action{verdict: verdictLost, code: codeUnreadable}
 	default:
+		// Longer than any answer: not one; the caller reads the rest.
 		body.rest, body.rel = resp.Body, rel
 	}
 	body.setPrefix(buf[:n])
-	act := action{verdict: verdictOther}
 	if body.rest == nil {
 		act = classify(resp, body.b, p)
 	}
@@ -81,11 +85,33 @@ func inspect(resp *http.Response, p Provider, rel releaser) (*http.Response, act
 	return resp, act
 }
 
-// retryAfter reads an HTTP 429 or 503 that carries Retry-After (seconds or
-// an HTTP date) as "not accepted, come back then". Any other status says
-// nothing about the task: verdictOther.
+// peek reads r into buf until buf is full or r ends. A clean io.EOF ends
+// it with a nil error; any other error (io.ErrUnexpectedEOF from a body cut
+// short included) is returned with the bytes read before it. Unlike
+// io.ReadFull, it never mistakes a cut body for a complete one.
+func peek(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// retryAfter reads an HTTP 429 that carries Retry-After (seconds or an
+// HTTP date) as "not accepted, come back then": a rate limit refuses before
+// any work is done. A 503 is not read so, Retry-After or not: a gateway's
+// 503 can follow an origin that took the task, and a 5xx on a submit is
+// never retried. Any other status says nothing about the task:
+// verdictOther.
 func retryAfter(resp *http.Response) action {
-	if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable {
+	if resp.StatusCode != http.StatusTooManyRequests {
 		return action{verdict: verdictOther}
 	}
 	v := resp.Header.Get("Retry-After")
@@ -100,11 +126,7 @@ func retryAfter(resp *http.Response) action {
 	} else {
 		return action{verdict: verdictOther}
 	}
-	code := "HTTP 429"
-	if resp.StatusCode == http.StatusServiceUnavailable {
-		code = "HTTP 503"
-	}
-	return action{verdict: verdictRetryAfter, code: code, hold: d}
+	return action{verdict: verdictRetryAfter, code: "HTTP 429", hold: d}
 }
 
 // classify reads a complete answer. A gzip-encoded answer (one the caller
@@ -120,9 +142,10 @@ func classify(resp *http.Response, b []byte, p Provider) action {
 			return action{verdict: verdictOther}
 		}
 		dec := make([]byte, peekLimit+1)
-		n, err := io.ReadFull(zr, dec)
-		if !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-			return action{verdict: verdictOther} // longer than an answer, or corrupt
+		n, err := peek(zr, dec)
+		if err != nil || n == len(dec) {
+			// Corrupt or truncated, or longer than an answer.
+			return action{verdict: verdictOther, code: codeUnreadable}
 		}
 		b = dec[:n]
 	}

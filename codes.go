@@ -76,8 +76,9 @@ const (
 	verdictCapacity                  // not accepted, capacity but not NO_SLOT: retry, breaker neutral
 	verdictUserTurn                  // MAX_USER_TURN: hold every submit userTurnWait, then retry
 	verdictBan                       // a ban: never retried, breaker held open for the ban
-	verdictRetryAfter                // HTTP 429 or 503 with Retry-After: not accepted, wait and retry
-	verdictUnsent                    // no answer: not sent, or a transport error
+	verdictRetryAfter                // HTTP 429 with Retry-After: not accepted, wait and retry
+	verdictUnsent                    // not sent after all: a wait ended before the wire
+	verdictLost                      // sent, but the answer was lost or cut: may be accepted, never retried
 )
 
 // action is what codes.go decides about one code.
@@ -96,6 +97,8 @@ func (a action) outcome() Outcome {
 		return OutcomeNoSlot
 	case verdictUnsent:
 		return OutcomeUnknown
+	case verdictLost:
+		return OutcomeLost
 	}
 	return OutcomeOther
 }

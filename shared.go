@@ -46,8 +46,8 @@ type Budget interface {
 type Outcome uint8
 
 const (
-	// OutcomeUnknown: no answer was read (not sent after all, a transport
-	// error, a cancelled request).
+	// OutcomeUnknown: the attempt was not sent after all (a later wait
+	// ended, the request was cancelled before it left).
 	OutcomeUnknown Outcome = iota
 	// OutcomeAccepted: the provider accepted (and billed) the task.
 	OutcomeAccepted
@@ -55,6 +55,10 @@ const (
 	OutcomeNoSlot
 	// OutcomeOther: any other answer.
 	OutcomeOther
+	// OutcomeLost: the attempt was sent but its answer was lost (a
+	// transport error, an answer cut short). The provider counted it,
+	// maybe as a NO_SLOT: a Budget counts it as a possible one.
+	OutcomeLost
 )
 
 // SharedBreaker is the fleet-wide half of the breaker. Each process still

@@ -105,15 +105,16 @@ func (r *retrier) do(req *http.Request, a attempter) (*http.Response, error) {
 	st.submits.Add(1)
 	cur, replay, err := prepareBody(req, r.maxBody)
 	if err != nil {
-		return nil, err
+		return nil, notSent(err)
 	}
 	waits := 0
 	for attempt := 1; ; attempt++ {
 		resp, act, err := a.attempt(ctx, cur)
 		if err != nil {
 			// The attempt never reached the provider (an open breaker, a
-			// cancelled wait), or it did and failed without an answer,
-			// which may mean accepted: never retried either way.
+			// cancelled wait: the error matches ErrNotSent), or it did
+			// and failed without an answer, which may mean accepted:
+			// never retried either way.
 			return nil, err
 		}
 		st.count(act)
@@ -156,8 +157,9 @@ func (r *retrier) do(req *http.Request, a attempter) (*http.Response, error) {
 		err = sleep(ctx, wait)
 		st.backoffWait.Add(int64(time.Since(start)))
 		if err != nil {
+			// Every attempt so far was refused: nothing was accepted.
 			closeBody(next)
-			return nil, err
+			return nil, notSent(err)
 		}
 		cur = next
 	}

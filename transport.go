@@ -115,7 +115,7 @@ func (t *Transport) attempt(ctx context.Context, req *http.Request) (*http.Respo
 	ad.done, ad.probe, err = t.allow(ctx)
 	if err != nil {
 		closeBody(req)
-		return nil, action{}, err
+		return nil, action{}, notSent(err)
 	}
 	err = t.admit(ctx, &ad)
 	if err == nil {
@@ -129,7 +129,7 @@ func (t *Transport) attempt(ctx context.Context, req *http.Request) (*http.Respo
 	if err != nil {
 		t.finish(ctx, &ad, action{verdict: verdictUnsent})
 		closeBody(req)
-		return nil, action{}, err
+		return nil, action{}, notSent(err)
 	}
 	st.inFlight.Add(1)
 	st.attempts.Add(1)
@@ -137,7 +137,7 @@ func (t *Transport) attempt(ctx context.Context, req *http.Request) (*http.Respo
 	if err != nil {
 		t.release()
 		st.transportErrors.Add(1)
-		t.finish(ctx, &ad, action{verdict: verdictUnsent})
+		t.finish(ctx, &ad, action{verdict: verdictLost})
 		return nil, action{}, err
 	}
 	resp, act := inspect(resp, t.retry.provider, t)
