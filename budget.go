@@ -115,17 +115,22 @@ func (b *localBudget) Admit(ctx context.Context) error {
 		if wait == 0 {
 			return nil
 		}
+		var timer *time.Timer
 		var expired <-chan time.Time // nil: only an answer frees room
 		if wait > 0 {
-			timer := time.NewTimer(wait)
-			defer timer.Stop()
+			timer = time.NewTimer(wait)
 			expired = timer.C
 		}
 		select {
 		case <-expired:
 		case <-freed:
 		case <-ctx.Done():
-			return ctx.Err()
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+		if err := ctx.Err(); err != nil {
+			return err
 		}
 	}
 }
@@ -161,8 +166,10 @@ func (b *localBudget) tryAdmit(now time.Time) (time.Duration, <-chan struct{}) {
 func (b *localBudget) Done(_ context.Context, o Outcome) {
 	b.mu.Lock()
 	b.pending--
-	if o == OutcomeNoSlot {
-		// The answer's own time: the provider counts it from now.
+	if o == OutcomeNoSlot || o == OutcomeLost {
+		// The answer's own time: the provider counts it from now. A lost
+		// answer may have been a NO_SLOT the provider counted: counted
+		// as one, so that a run of lost answers cannot pass the line.
 		now := time.Now()
 		b.noSlot.add(now, 1)
 		b.answers.add(now, 1)

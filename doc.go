@@ -44,9 +44,15 @@
 // A submit costs money once accepted, so only answers that prove the task
 // was not accepted are retried: NO_SLOT, MAX_USER_TURN (after holding every
 // submit the provider's 10 s), and on CaptchaAI ERROR_ZERO_BALANCE ("no free
-// threads"). A transport error, an HTTP 5xx or an unreadable answer may
-// follow an accepted task: it is handed back, never retried. slotguard never
-// adds an Idempotency-Key header, which would let net/http replay a POST.
+// threads"), and an HTTP 429 with Retry-After (a refusal before any work),
+// after it. A transport error, an HTTP 5xx (a 503 with Retry-After
+// included: a gateway's 503 can follow an origin that took the task), an
+// answer cut short or an unreadable answer may follow an accepted task: it
+// is handed back, never retried, and a cut answer comes with its read error
+// from Body.Read, as from a bare http.Transport. slotguard never adds an
+// Idempotency-Key header, which would let net/http replay a POST. An error
+// that matches ErrNotSent comes from a submit the provider cannot have
+// accepted.
 // The ban answers (ERROR: 1001, 1002, 1003) are handed back and hold the
 // breaker open for the ban's published length.
 //
@@ -60,5 +66,12 @@
 //
 // A Transport starts no goroutines, needs no Close and is safe for
 // concurrent use. Cancelling a request's context ends any wait at once; the
-// error is the context's own.
+// error matches the context's own with errors.Is.
+//
+// # The API key
+//
+// slotguard never puts the API key (key= in the query or the form) into a
+// log record or an error it makes. http.Client, though, wraps every
+// RoundTrip error in a *url.Error that carries the request's whole URL, key=
+// included: log RedactError(err), never err itself.
 package slotguard

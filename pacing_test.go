@@ -357,13 +357,13 @@ func TestAdvice(t *testing.T) {
 
 // fakeShared is a Shared whose parts can fail, counting their calls.
 type fakeShared struct {
-	mu                     sync.Mutex
-	fail                   error
-	waits, admits, dones   int
-	opens, closes, allows  int
-	openUntil              time.Time
-	outcomes               []Outcome
-	probeGiven, probeTaken bool
+	mu                    sync.Mutex
+	fail                  error
+	waits, admits, dones  int
+	opens, closes, allows int
+	openUntil             time.Time
+	outcomes              []Outcome
+	probeTaken            bool
 }
 
 func (f *fakeShared) Wait(context.Context) error {

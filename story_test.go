@@ -2,12 +2,14 @@ package slotguard_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -67,34 +69,71 @@ func TestWholeStory(t *testing.T) {
 }
 
 // TestFaultsNeverDoubleSubmit is the double-submit oracle against the fake
-// provider: under every fault it can inject, one logical submit is
-// accepted (billed) at most once, in text, JSON and createTask modes.
+// provider: under every fault it can inject, one logical submit reaches the
+// provider once (the fault's attempt is never retried, since the task may
+// have been accepted), and is accepted (billed) at most once, in text, JSON
+// and createTask modes. Each attempt has its own 20 s timeout, as under an
+// http.Transport's ResponseHeaderTimeout or a read deadline, inside a 120 s
+// deadline for the submit: a retrier that resent a timed-out attempt would
+// have the time to, and the provider would see it.
 func TestFaultsNeverDoubleSubmit(t *testing.T) {
-	faults := map[string]captchaaitest.Fault{
-		"500":               {Kind: captchaaitest.HTML500},
-		"502":               {Kind: captchaaitest.HTML502},
-		"reset":             {Kind: captchaaitest.Reset},
-		"accepted, dropped": {Kind: captchaaitest.AcceptDrop},
-		"cut body":          {Kind: captchaaitest.CutBody},
-		"slow headers":      {Delay: 40 * time.Second},
-		"slow body":         {BodyDelay: 40 * time.Second},
-		"gzip":              {Gzip: true},
-		"gzip cut":          {Kind: captchaaitest.CutBody, Gzip: true},
-		"NO_SLOT":           {Kind: captchaaitest.NoSlot},
+	faults := []struct {
+		name  string
+		fault captchaaitest.Fault
+		// seen is the submits the provider must see; ok whether the
+		// caller gets the answer without error; accepted is what the
+		// provider bills.
+		seen, accepted int
+		ok             bool
+	}{
+		{"500", captchaaitest.Fault{Kind: captchaaitest.HTML500}, 1, 0, true},
+		{"502", captchaaitest.Fault{Kind: captchaaitest.HTML502}, 1, 0, true},
+		{"reset", captchaaitest.Fault{Kind: captchaaitest.Reset}, 1, 0, false},
+		{"accepted, dropped", captchaaitest.Fault{Kind: captchaaitest.AcceptDrop}, 1, 1, false},
+		{"cut body", captchaaitest.Fault{Kind: captchaaitest.CutBody}, 1, 1, false},
+		{"slow headers", captchaaitest.Fault{Delay: 40 * time.Second}, 1, 1, false},
+		{"slow body", captchaaitest.Fault{BodyDelay: 40 * time.Second}, 1, 1, false},
+		{"gzip", captchaaitest.Fault{Gzip: true}, 1, 1, true},
+		{"gzip cut", captchaaitest.Fault{Kind: captchaaitest.CutBody, Gzip: true}, 1, 1, false},
+		{"NO_SLOT", captchaaitest.Fault{Kind: captchaaitest.NoSlot}, 4, 1, true},
 	}
-	for name, fault := range faults {
+	for _, f := range faults {
 		for _, mode := range []string{"text", "json", "createTask"} {
-			t.Run(name+"/"+mode, func(t *testing.T) {
-				synctest.Test(t, func(t *testing.T) { oneFaultySubmit(t, fault, mode) })
+			t.Run(f.name+"/"+mode, func(t *testing.T) {
+				synctest.Test(t, func(t *testing.T) {
+					seen, accepted, err := oneFaultySubmit(t, f.fault, mode)
+					if seen != f.seen || accepted != f.accepted {
+						t.Errorf("provider saw %d submits and accepted %d (err %v), want %d and %d", seen, accepted, err, f.seen, f.accepted)
+					}
+					if (err == nil) != f.ok {
+						t.Errorf("err = %v, want an error: %v", err, !f.ok)
+					}
+					if errors.Is(err, slotguard.ErrNotSent) {
+						t.Errorf("err = %v matches ErrNotSent, but the submit was sent", err)
+					}
+				})
 			})
 		}
 	}
 }
 
-func oneFaultySubmit(t *testing.T, fault captchaaitest.Fault, mode string) {
-	p := captchaaitest.New(captchaaitest.Config{Faults: captchaaitest.FirstSubmits(3, fault)})
+// oneFaultySubmit sends one submit through slotguard to a provider that
+// answers the first 3 submits with fault, and reports the submits the
+// provider saw, the tasks it accepted, and the caller's error (from
+// RoundTrip or from reading the answer).
+func oneFaultySubmit(t *testing.T, fault captchaaitest.Fault, mode string) (seen, accepted int, err error) {
+	var mu sync.Mutex
+	faults := captchaaitest.FirstSubmits(3, fault)
+	p := captchaaitest.New(captchaaitest.Config{Faults: func(fi captchaaitest.FaultInfo) captchaaitest.Fault {
+		if fi.Endpoint.Submit() {
+			mu.Lock()
+			seen++
+			mu.Unlock()
+		}
+		return faults(fi)
+	}})
 	defer p.Close()
-	tr, err := slotguard.New(p.Transport(), slotguard.Config{})
+	tr, err := slotguard.New(attemptTimeout{p.Transport(), 20 * time.Second}, slotguard.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,23 +151,45 @@ func oneFaultySubmit(t *testing.T, fault captchaaitest.Fault, mode string) {
 		req, _ = http.NewRequest("POST", "http://provider.test/in.php", strings.NewReader(form.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
-	ctx, cancel := contextWithTimeout(30 * time.Second)
+	ctx, cancel := contextWithTimeout(120 * time.Second)
 	defer cancel()
 	resp, err := tr.RoundTrip(req.WithContext(ctx))
 	if err == nil {
-		io.Copy(io.Discard, resp.Body)
+		_, err = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 	}
-	st := p.Stats(captchaaitest.DefaultKey)
-	if st.Accepted > 1 {
-		t.Fatalf("one submit was accepted %d times (err %v)", st.Accepted, err)
+	mu.Lock()
+	defer mu.Unlock()
+	return seen, p.Stats(captchaaitest.DefaultKey).Accepted, err
+}
+
+// attemptTimeout gives each request its own timeout, from the call until
+// its body is closed, like http.Client.Timeout.
+type attemptTimeout struct {
+	base http.RoundTripper
+	d    time.Duration
+}
+
+func (a attemptTimeout) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx, cancel := context.WithTimeout(req.Context(), a.d)
+	resp, err := a.base.RoundTrip(req.WithContext(ctx))
+	if err != nil {
+		cancel()
+		return nil, err
 	}
-	if fault.Kind == captchaaitest.NoSlot && st.Accepted != 1 {
-		t.Errorf("after 3 NO_SLOT answers: accepted %d, want 1 (retried)", st.Accepted)
-	}
-	if fault.Kind == captchaaitest.AcceptDrop && (err == nil || errors.Is(err, slotguard.ErrCircuitOpen)) {
-		t.Errorf("accepted then dropped: err = %v, want the transport error", err)
-	}
+	resp.Body = cancelOnClose{resp.Body, cancel}
+	return resp, nil
+}
+
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (c cancelOnClose) Close() error {
+	err := c.ReadCloser.Close()
+	c.cancel()
+	return err
 }
 
 func post(t *testing.T, c *http.Client, path string, form url.Values) string {

@@ -325,7 +325,7 @@ func TestBreaker(t *testing.T) {
 		if _, err := submit(); !errors.Is(err, ErrCircuitOpen) {
 			t.Fatalf("just before OpenFor: err = %v, want ErrCircuitOpen", err)
 		}
-		time.Sleep(2) // gobreaker half-opens once its expiry is strictly past
+		time.Sleep(2 * time.Nanosecond) // gobreaker half-opens once its expiry is strictly past
 		if _, err := submit(); err != nil {
 			t.Fatalf("probe: %v", err)
 		}
@@ -375,7 +375,7 @@ func TestBanHoldsBreaker(t *testing.T) {
 				if !errors.As(err, &oe) || oe.Code != tt.code || !errors.Is(err, ErrCircuitOpen) {
 					t.Fatalf("during the ban: err = %v, want an OpenError for %s", err, tt.code)
 				}
-				time.Sleep(1)
+				time.Sleep(time.Nanosecond)
 				resp, err = tr.RoundTrip(submitReq(t))
 				if err != nil {
 					t.Fatalf("after the ban: %v", err)
@@ -407,6 +407,10 @@ func TestCancelEachWait(t *testing.T) {
 			t.Cleanup(func() { resp.Body.Close() })
 		}},
 		{"backoff", Config{}, nil},
+		{"ban budget", Config{Rate: math.Inf(1), Budget: BudgetConfig{SubmitsPer3s: 1}}, func(tr *Transport, t *testing.T) {
+			resp, _ := tr.RoundTrip(submitReq(t))
+			resp.Body.Close()
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -425,8 +429,8 @@ func TestCancelEachWait(t *testing.T) {
 				start := time.Now()
 				time.AfterFunc(time.Second, cancel)
 				_, err := tr.RoundTrip(req)
-				if !errors.Is(err, context.Canceled) {
-					t.Errorf("err = %v, want context.Canceled", err)
+				if !errors.Is(err, context.Canceled) || !errors.Is(err, ErrNotSent) {
+					t.Errorf("err = %v, want context.Canceled and ErrNotSent", err)
 				}
 				if got := time.Since(start); got != time.Second {
 					t.Errorf("cancelled wait ended after %v, want 1s", got)
