@@ -11,8 +11,10 @@
 // slotguard's retries of NO_SLOT and the other capacity answers. It serves
 // /healthz and /metrics (Prometheus) at those exact paths on the same
 // listener, or on -admin-listen. It listens on loopback unless -public is
-// given, never logs a query string or a form (where the keys are), and
-// finishes the requests in flight on SIGINT or SIGTERM.
+// given, never logs a query string or a form (where the keys are), blanks
+// anything key-like (key=, clientKey) in the paths and errors it logs,
+// percent-encoded or not, and finishes the requests in flight on SIGINT or
+// SIGTERM.
 package main
 
 import (
@@ -110,7 +112,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	u, err := url.Parse(upstream)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.User != nil {
-		return nil, fmt.Errorf("slotproxy: -upstream %q: want http(s)://host[:port][/path], no query or user", upstream)
+		return nil, fmt.Errorf("slotproxy: -upstream %q: want http(s)://host[:port][/path], no query or user", redact(upstream))
 	}
 	o.upstream = u
 	if (o.tlsCert == "") != (o.tlsKey == "") {
@@ -209,7 +211,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		ok = serve(o.adminListen, p.admin(), nil)
 	}
 	if ok {
-		fmt.Fprintf(stdout, "slotproxy: upstream %s\n", o.upstream.Redacted())
+		fmt.Fprintf(stdout, "slotproxy: upstream %s\n", redact(o.upstream.Redacted()))
 	}
 
 	code := 0

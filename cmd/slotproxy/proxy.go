@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
@@ -122,8 +121,9 @@ func (p *proxy) serveProxy(w http.ResponseWriter, r *http.Request) {
 		// Runs also when ReverseProxy aborts a response (http.ErrAbortHandler).
 		p.metrics.observe(r.URL.Path, rec.status, time.Since(start))
 		if p.verbose {
-			// The path only: keys travel in the query and the form.
-			p.logger.Debug("slotproxy: request", "method", r.Method, "path", r.URL.Path,
+			// The path only, redacted: keys travel in the query and the
+			// form, and a client can hide one in an encoded path.
+			p.logger.Debug("slotproxy: request", "method", r.Method, "path", redact(r.URL.Path),
 				"status", rec.status, "took", time.Since(start).Round(time.Microsecond))
 		}
 	}()
@@ -208,7 +208,7 @@ func (p *proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 		// The provider may have accepted and billed the task.
 		msg += "; the task may have been accepted: do not resubmit blindly"
 	}
-	p.logger.Warn("slotproxy: request failed", "method", r.Method, "path", r.URL.Path,
+	p.logger.Warn("slotproxy: request failed", "method", r.Method, "path", redact(r.URL.Path),
 		"status", status, "kind", kind, "error", redact(cause(err).Error()))
 	p.fail(w, r, status, kind, msg, retryAfter)
 }
@@ -275,45 +275,3 @@ func (r *recorder) Write(b []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach Flush and the deadlines.
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
-
-// redactedLog is a *log.Logger, for http.Server and ReverseProxy, whose
-// lines go to logger with every query string and key= value blanked.
-func redactedLog(logger *slog.Logger) *log.Logger {
-	return log.New(logWriter{logger}, "", 0)
-}
-
-type logWriter struct{ l *slog.Logger }
-
-func (w logWriter) Write(b []byte) (int, error) {
-	w.l.Warn("slotproxy: http", "error", redact(strings.TrimSpace(string(b))))
-	return len(b), nil
-}
-
-// redact blanks what may carry an API key in a line of text: the query of
-// any URL ("?..." up to a space or quote) and any key=... value (key=,
-// clientKey=, ...).
-func redact(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); {
-		switch {
-		case s[i] == '?':
-			b.WriteString("?REDACTED")
-			i = skip(s, i+1, " \t\r\n\"'")
-		case len(s)-i >= 4 && strings.EqualFold(s[i:i+4], "key="):
-			b.WriteString(s[i:i+4] + "REDACTED")
-			i = skip(s, i+4, " \t\r\n\"'&;")
-		default:
-			b.WriteByte(s[i])
-			i++
-		}
-	}
-	return b.String()
-}
-
-// skip returns the index of the first byte from i on that is in stop.
-func skip(s string, i int, stop string) int {
-	for i < len(s) && !strings.ContainsRune(stop, rune(s[i])) {
-		i++
-	}
-	return i
-}
