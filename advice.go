@@ -2,7 +2,6 @@ package slotguard
 
 import (
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/sony/gobreaker/v2"
@@ -63,18 +62,4 @@ func (t *Transport) Advice() Advice {
 		a.Reason = fmt.Sprintf("%s hours; %d answers in the last minute, %.0f%% NO_SLOT", a.Band, answers, 100*share)
 	}
 	return a
-}
-
-// rate is the pacer's current rate in real-time attempts per second.
-func (t *Transport) rate() float64 {
-	var r float64
-	switch {
-	case t.rc != nil:
-		r = t.rc.rate()
-	case t.pacer.Limiter != nil:
-		r = float64(t.pacer.Limiter.Limit())
-	default:
-		return math.Inf(1)
-	}
-	return r / max(t.scale, 1)
 }

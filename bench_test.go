@@ -3,6 +3,7 @@ package slotguard
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -163,6 +164,43 @@ func BenchmarkParseAnswer(b *testing.B) {
 			for b.Loop() {
 				if _, ok := parseAnswer(body); !ok {
 					b.Fatal("not parsed")
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkJSONAnswer compares the flat lexer (flatjson.go) with
+// encoding/json on the answers it reads, to justify keeping it.
+func BenchmarkJSONAnswer(b *testing.B) {
+	for _, body := range []string{
+		`{"status":1,"request":"74319520867"}`,
+		`{"status":0,"request":"ERROR_NO_SLOT_AVAILABLE"}`,
+		`{"errorId":0,"taskId":74319520867}`,
+	} {
+		bb := []byte(body)
+		b.Run("flat/"+body[2:8], func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, ok := scanFlat(bb); !ok {
+					b.Fatal("not read")
+				}
+			}
+		})
+		b.Run("struct/"+body[2:8], func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				var v struct{ Status, Request, ErrorID, ErrorCode, TaskID json.RawMessage }
+				if err := json.Unmarshal(bb, &v); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("generic/"+body[2:8], func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, ok := scanStd(bb); !ok {
+					b.Fatal("not read")
 				}
 			}
 		})

@@ -1,6 +1,7 @@
 package slotguard
 
 import (
+	"cmp"
 	"errors"
 	"math"
 	"net/http"
@@ -245,4 +246,34 @@ func (b *Breaker) state() gobreaker.State {
 		return gobreaker.StateClosed
 	}
 	return b.CB.State()
+}
+
+// BreakerConfig configures the circuit breaker (see Breaker).
+type BreakerConfig struct {
+	// Failures is how many consecutive NO_SLOT answers open the breaker.
+	// It counts answers, not time: at Rate r it is Failures/r seconds in
+	// which nothing was accepted, so raise it with the rate. 0: 30.
+	// Unlimited: never open on NO_SLOT (bans still hold it open).
+	Failures int
+	// OpenFor is how long the breaker stays open before one probe goes
+	// through. 0: 30s.
+	OpenFor time.Duration
+}
+
+func (c BreakerConfig) failures() int {
+	return cmp.Or(c.Failures, defaultFailures)
+}
+
+func (c BreakerConfig) openFor() time.Duration {
+	return cmp.Or(c.OpenFor, defaultOpenFor)
+}
+
+func (c BreakerConfig) validate(name string) error {
+	if c.Failures < 0 {
+		return fieldError(name+".Failures", c.Failures, "must not be negative (Unlimited switches the breaker off)")
+	}
+	if c.OpenFor < 0 {
+		return fieldError(name+".OpenFor", c.OpenFor, "must not be negative")
+	}
+	return nil
 }

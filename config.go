@@ -1,11 +1,9 @@
 package slotguard
 
 import (
-	"cmp"
 	"fmt"
 	"log/slog"
 	"math"
-	"math/rand/v2"
 	"time"
 )
 
@@ -67,116 +65,6 @@ type Config struct {
 	// breaker's OpenFor, the provider's holds (MAX_USER_TURN, bans) by N
 	// and multiplies Rate by N. 0 or 1: real time.
 	TimeScale float64
-}
-
-// Backoff is the wait between NO_SLOT answers and the next attempt: Initial,
-// then each wait Multiplier times the last, never more than Max. The zero
-// value is CaptchaAI's advice: 3 s, 4.5 s, 6.75 s, 10.125 s, then 15 s, in
-// all 5 attempts.
-type Backoff struct {
-	// Initial is the first wait. 0: 3s.
-	Initial time.Duration
-	// Multiplier is the growth per retry. 0: 1.5; otherwise at least 1.
-	Multiplier float64
-	// Max caps one wait. 0: 15s; at least Initial.
-	Max time.Duration
-	// Attempts is attempts in all, the first included. 0: 5; 1: never
-	// retry. Unlimited retries until the context ends.
-	Attempts int
-	// Jitter spreads waits so that clients refused together do not come
-	// back together: each wait is drawn uniformly from
-	// [(1-Jitter) x wait, wait]. 0: off, so the schedule is exact; 1: full
-	// jitter. At most 1.
-	Jitter float64
-	// Rand returns numbers in [0, 1) for Jitter. nil: math/rand/v2.
-	Rand func() float64
-}
-
-// BreakerConfig configures the circuit breaker (see Breaker).
-type BreakerConfig struct {
-	// Failures is how many consecutive NO_SLOT answers open the breaker.
-	// It counts answers, not time: at Rate r it is Failures/r seconds in
-	// which nothing was accepted, so raise it with the rate. 0: 30.
-	// Unlimited: never open on NO_SLOT (bans still hold it open).
-	Failures int
-	// OpenFor is how long the breaker stays open before one probe goes
-	// through. 0: 30s.
-	OpenFor time.Duration
-}
-
-func (c BreakerConfig) failures() int {
-	return cmp.Or(c.Failures, defaultFailures)
-}
-
-func (c BreakerConfig) openFor() time.Duration {
-	return cmp.Or(c.OpenFor, defaultOpenFor)
-}
-
-func (c BreakerConfig) validate(name string) error {
-	if c.Failures < 0 {
-		return fieldError(name+".Failures", c.Failures, "must not be negative (Unlimited switches the breaker off)")
-	}
-	if c.OpenFor < 0 {
-		return fieldError(name+".OpenFor", c.OpenFor, "must not be negative")
-	}
-	return nil
-}
-
-// backoff is a validated Backoff with its defaults filled in.
-type backoff struct {
-	initial, max float64 // nanoseconds
-	mult         float64
-	attempts     int
-	jitter       float64
-	rand         func() float64
-}
-
-func (b Backoff) validate(name string) error {
-	switch {
-	case b.Initial < 0:
-		return fieldError(name+".Initial", b.Initial, "must not be negative")
-	case math.IsNaN(b.Multiplier) || math.IsInf(b.Multiplier, 0) || b.Multiplier != 0 && b.Multiplier < 1:
-		return fieldError(name+".Multiplier", b.Multiplier, "must be at least 1 (0: 1.5)")
-	case b.Max < 0:
-		return fieldError(name+".Max", b.Max, "must not be negative")
-	case cmp.Or(b.Max, 15*time.Second) < cmp.Or(b.Initial, 3*time.Second):
-		return fieldError(name+".Max", cmp.Or(b.Max, 15*time.Second),
-			fmt.Sprintf("must be at least Initial (%v)", cmp.Or(b.Initial, 3*time.Second)))
-	case b.Attempts < 0:
-		return fieldError(name+".Attempts", b.Attempts, "must not be negative (1: never retry)")
-	case math.IsNaN(b.Jitter) || b.Jitter < 0 || b.Jitter > 1:
-		return fieldError(name+".Jitter", b.Jitter, "must be between 0 and 1")
-	}
-	return nil
-}
-
-// compile fills in the defaults and applies the time scale; b must be valid.
-func (b Backoff) compile(scale float64) backoff {
-	r := b.Rand
-	if r == nil {
-		r = rand.Float64
-	}
-	return backoff{
-		initial:  float64(scaled(cmp.Or(b.Initial, 3*time.Second), scale)),
-		max:      float64(scaled(cmp.Or(b.Max, 15*time.Second), scale)),
-		mult:     cmp.Or(b.Multiplier, 1.5),
-		attempts: cmp.Or(b.Attempts, 5),
-		jitter:   b.Jitter,
-		rand:     r,
-	}
-}
-
-// delay is the wait before retry n (1: after the first attempt).
-func (b *backoff) delay(n int) time.Duration {
-	d := b.initial
-	for i := 1; i < n && d < b.max; i++ {
-		d *= b.mult
-	}
-	d = min(d, b.max)
-	if b.jitter > 0 {
-		d -= d * b.jitter * b.rand()
-	}
-	return time.Duration(d)
 }
 
 func (c *Config) validate() error {

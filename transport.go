@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/sony/gobreaker/v2"
 	"golang.org/x/sync/semaphore"
 )
 
@@ -298,68 +297,6 @@ func (t *Transport) release() {
 	t.stats.inFlight.Add(-1)
 	if t.sem != nil {
 		t.sem.Release(1)
-	}
-}
-
-// Stats is a snapshot of a Transport's counters, for dashboards.
-type Stats struct {
-	Submits  int64 // submit requests (RoundTrip calls for in.php or createTask)
-	Attempts int64 // attempts sent to the provider, retries included
-	Accepted int64 // submits the provider accepted (and billed)
-	Retries  int64 // attempts that were retries
-	// Answers counts the answers that were not an acceptance, by code
-	// ("ERROR_NO_SLOT_AVAILABLE", "MAX_USER_TURN", "ERROR: 1001", ...);
-	// answers slotguard cannot read count under "unreadable".
-	Answers         map[string]int64
-	TransportErrors int64 // attempts that failed without an answer
-	FailedFast      int64 // submit attempts refused by the open breaker
-	Breaker         gobreaker.State
-	BreakerOpens    int64 // times the breaker opened on NO_SLOT answers
-	InFlight        int64 // submit attempts in flight now
-	// Rate is the pacer's current rate, attempts per second (it moves with
-	// Adaptive and Schedule).
-	Rate float64
-	// NoSlotHeadroom and SubmitHeadroom are what the ban budget still
-	// takes now: NO_SLOT answers this minute, submits these 3 seconds.
-	NoSlotHeadroom int
-	SubmitHeadroom int
-	Polls          int64 // res.php polls paced (with Polls on)
-	// SharedDown is true while a shared part (Config.Shared) is failing
-	// and local limits stand in.
-	SharedDown bool
-	// The time spent waiting, by cause.
-	PacerWait   time.Duration
-	LimitWait   time.Duration // for the in-flight bound
-	BackoffWait time.Duration
-	BudgetWait  time.Duration // for the ban budget
-	PollWait    time.Duration // for poll spacing and the poll budget
-}
-
-// Stats returns a snapshot of the Transport's counters.
-func (t *Transport) Stats() Stats {
-	st := &t.stats
-	noSlot, submits, _, _ := t.budget.headroom()
-	return Stats{
-		Rate:            t.rate(),
-		NoSlotHeadroom:  noSlot,
-		SubmitHeadroom:  submits,
-		Polls:           st.polls.Load(),
-		SharedDown:      t.down[0].Load() || t.down[1].Load() || t.down[2].Load(),
-		BudgetWait:      time.Duration(st.budgetWait.Load()),
-		PollWait:        time.Duration(st.pollWait.Load()),
-		Submits:         st.submits.Load(),
-		Attempts:        st.attempts.Load(),
-		Accepted:        st.accepted.Load(),
-		Retries:         st.retries.Load(),
-		Answers:         st.answerCounts(),
-		TransportErrors: st.transportErrors.Load(),
-		FailedFast:      st.failedFast.Load(),
-		Breaker:         t.breaker.state(),
-		BreakerOpens:    t.breaker.opens.Load(),
-		InFlight:        st.inFlight.Load(),
-		PacerWait:       time.Duration(st.pacerWait.Load()),
-		LimitWait:       time.Duration(st.limitWait.Load()),
-		BackoffWait:     time.Duration(st.backoffWait.Load()),
 	}
 }
 
