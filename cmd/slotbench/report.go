@@ -237,18 +237,6 @@ func cmpFloat(a, b float64) int {
 	return 0
 }
 
-// banList formats bans by code: "ERROR: 1001 x1, MAX_USER_TURN x2".
-func banList(m map[string]int) string {
-	if len(m) == 0 {
-		return "-"
-	}
-	var parts []string
-	for _, k := range slices.Sorted(maps.Keys(m)) {
-		parts = append(parts, fmt.Sprintf("%s x%d", k, m[k]))
-	}
-	return strings.Join(parts, ", ")
-}
-
 // describe is the table's heading line.
 func describe(w workload) string {
 	bans := "bans on"
