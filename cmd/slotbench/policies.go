@@ -90,12 +90,13 @@ func buildNaive(e *env, _ int) (submitFunc, error) {
 }
 
 // buildGuide is the retry loop of CaptchaAI's guide "ERROR_NO_SLOT_AVAILABLE:
-// Queue Management Solutions" (CaptchaAI blog; the copy read was
-// https://blogs.test.flare99.com/error-no-slot-available-queue-management),
-// "Basic Retry Logic", submit_with_slot_retry: max_retries=5, delay 3 s, after each NO_SLOT
-// sleep(delay) then delay = min(delay*1.5, 15); any other error raises;
-// after the fifth NO_SLOT (and its sleep) "Max retries exceeded". No pacing
-// and no breaker. Sleeps are divided by the speed factor.
+// Queue Management Solutions"
+// (https://blog.captchaai.com/error-no-slot-available-queue-management),
+// "Basic Retry Logic", submit_with_slot_retry: max_retries=5, delay 3 s,
+// after each NO_SLOT sleep(delay) then delay = min(delay*1.5, 15); any other
+// error raises; after the fifth NO_SLOT (and its sleep) "Max retries
+// exceeded". No pacing and no breaker. Sleeps are divided by the speed
+// factor.
 func buildGuide(e *env, _ int) (submitFunc, error) {
 	return func(ctx context.Context) outcome {
 		delay := 3 * time.Second
@@ -121,10 +122,11 @@ func buildGuide(e *env, _ int) (submitFunc, error) {
 // buildBatch is the throttled batch loop of the same guide ("Throttled Batch
 // Submission", submit_batch_throttled, rate_per_second=2): one loop submits
 // the tasks one after another; on NO_SLOT it sleeps 5 s and resubmits the
-// same task, without a bound; after each task it sleeps 1/rate. The copy we
-// read is cut off inside that loop; the 5 s on NO_SLOT is CaptchaAI's retry
-// delay for ERROR_NO_SLOT_AVAILABLE (https://blog.captchaai.com/captchaai-api-error-handling-decision-tree)
-// and 2captcha's (limits page), and any other answer gives the task up.
+// same task, without a bound; any other answer raises (here: the task is
+// given up); after each task it sleeps 1/rate. The 5 s is also the delay
+// for ERROR_NO_SLOT_AVAILABLE in CaptchaAI's error-handling decision tree
+// (https://blog.captchaai.com/captchaai-api-error-handling-decision-tree)
+// and on 2captcha's limits page (https://2captcha.com/api-docs/limits).
 //
 // Here the workers hand their tasks to that one loop in arrival order: the
 // loop is a lane that one task holds at a time (a channel used as a
