@@ -31,7 +31,14 @@ type window struct {
 	head  int
 }
 
-func (w *window) add(now time.Duration) { w.at = append(w.at, now) }
+// add records an event at now. It drops the expired events first, so that a
+// window nobody counts (its penalty turned off, or the accepted tasks of
+// ERROR: 1003, read only once NO_SLOT reaches 120) still holds no more than
+// the events within its width (issue 11).
+func (w *window) add(now time.Duration) {
+	w.expire(now)
+	w.at = append(w.at, now)
+}
 
 // reset forgets every event. A block that starts resets the counts that
 // caused it: the fake's reading, so that a client that waits a block out is
@@ -41,6 +48,12 @@ func (w *window) reset() { w.at, w.head = w.at[:0], 0 }
 
 // count returns the events within the window at now.
 func (w *window) count(now time.Duration) int {
+	w.expire(now)
+	return len(w.at) - w.head
+}
+
+// expire drops the events that are out of the window at now.
+func (w *window) expire(now time.Duration) {
 	for w.head < len(w.at) && now-w.at[w.head] >= w.width {
 		w.head++
 	}
@@ -50,7 +63,6 @@ func (w *window) count(now time.Duration) int {
 		w.at = append(w.at[:0], w.at[w.head:]...)
 		w.head = 0
 	}
-	return len(w.at) - w.head
 }
 
 // penalties is one account's penalty state. The provider's lock guards it.
