@@ -77,6 +77,7 @@ func (p *Provider) submit(c *call, acct *account, now time.Duration, noSlot bool
 	p.nextID++
 	t := &task{id: p.nextID, acct: acct, method: c.method, at: now, solve: p.drawSolve(m), price: price}
 	p.tasks[t.id] = t
+	p.forget(now) // the map grows only here, so here is enough to keep it flat
 	acct.active = append(acct.active, t)
 	acct.balance -= price
 	acct.accepted++
@@ -123,7 +124,7 @@ func (p *Provider) poll(c *call, acct *account, now time.Duration) reply {
 		return p.refuse(c, code)
 	}
 	if c.endpoint == GetTaskResult {
-		t := p.lookup(acct, c.id)
+		t := p.lookup(acct, c.id, now)
 		switch {
 		case t == nil:
 			return p.refuse(c, codeNoSuchCaptcha)
@@ -137,7 +138,7 @@ func (p *Provider) poll(c *call, acct *account, now time.Duration) reply {
 		if _, ok := taskID(c.id); !ok {
 			return p.refuse(c, codeWrongID)
 		}
-		t := p.lookup(acct, c.id)
+		t := p.lookup(acct, c.id, now)
 		switch {
 		case t == nil:
 			return p.refuse(c, codeWrongCaptcha)
@@ -152,7 +153,7 @@ func (p *Provider) poll(c *call, acct *account, now time.Duration) reply {
 		}
 		return reply{http.StatusOK, ctypeText, []byte(usd(acct.balance))}
 	case "reportbad", "reportgood":
-		if p.lookup(acct, c.id) == nil {
+		if p.lookup(acct, c.id, now) == nil {
 			return p.refuse(c, codeWrongCaptcha)
 		}
 		if c.json {
@@ -163,16 +164,42 @@ func (p *Provider) poll(c *call, acct *account, now time.Duration) reply {
 	return p.refuse(c, codeEmptyAction)
 }
 
-// lookup returns acct's task with the given id, or nil: another key's task
-// is as unknown as a missing one.
-func (p *Provider) lookup(acct *account, id string) *task {
+// keepSolved is how long the provider remembers a task after it was solved
+// (provider time). Later, its id is unknown: res.php answers
+// ERROR_WRONG_CAPTCHA_ID and getTaskResult ERROR_NO_SUCH_CAPCHA_ID, as for an
+// id never given. CaptchaAI and 2captcha publish no figure; Anti-Captcha
+// keeps a task 60 s after it is solved
+// (https://anti-captcha.com/faq/187_i_m_getting_an_error__code_from_the_api).
+// The fake keeps it longer, so that only a client that lost track of its
+// task sees it go, and forgets it so that a long run holds flat memory
+// (issue 11).
+const keepSolved = 10 * time.Minute
+
+// lookup returns acct's task with the given id, or nil: another key's task,
+// or one solved keepSolved or longer before now, is as unknown as a missing
+// one.
+func (p *Provider) lookup(acct *account, id string, now time.Duration) *task {
 	n, ok := taskID(id)
 	if !ok {
 		return nil
 	}
 	t := p.tasks[n]
-	if t == nil || t.acct != acct {
+	if t == nil || t.acct != acct || now >= t.end()+keepSolved {
 		return nil
 	}
 	return t
+}
+
+// forget drops the tasks solved keepSolved or longer before now, oldest id
+// first, and stops at the first one still remembered. A task with a long
+// solve time thus keeps the later ones in the map a while longer; lookup
+// checks the time itself, so that the answer never depends on it.
+func (p *Provider) forget(now time.Duration) {
+	for ; p.oldest <= p.nextID; p.oldest++ {
+		t := p.tasks[p.oldest]
+		if t != nil && now < t.end()+keepSolved {
+			return
+		}
+		delete(p.tasks, p.oldest)
+	}
 }

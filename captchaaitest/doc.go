@@ -37,10 +37,12 @@
 //	ERROR: 1005     res.php requests > 20 x accepted + 1200 in a rolling hour: 10 min
 //
 // A poll before the task is solved is answered CAPCHA_NOT_READY (v2:
-// "status":"processing"). Faults are injected per request by Config.Faults:
-// HTTP 500 and 502 pages, connection resets, a task accepted and billed
-// whose answer is lost, bodies cut short, slow headers or body, gzip, forced
-// NO_SLOT answers.
+// "status":"processing"). A solved task is remembered for 10 minutes of
+// provider time; from then on its id is unknown, as one never given:
+// ERROR_WRONG_CAPTCHA_ID (v2: ERROR_NO_SUCH_CAPCHA_ID). Faults are injected
+// per request by Config.Faults: HTTP 500 and 502 pages, connection resets, a
+// task accepted and billed whose answer is lost, bodies cut short, slow
+// headers or body, gzip, forced NO_SLOT answers.
 //
 // # Time
 //
@@ -50,6 +52,11 @@
 // from timestamps when asked. Config.TimeScale compresses every provider
 // duration (solve times, windows, bans, fault delays) so that a benchmark can
 // run minutes of provider time in seconds; Stats report provider time.
+//
+// A long run holds flat memory: nothing is kept per request or per task for
+// ever. The rolling windows of the penalties hold the events of their width
+// (an hour at most), turned off or not, and the task map the tasks not yet
+// forgotten; only Stats.NoSlotPerMinute grows, by one int a provider minute.
 //
 // # Accounting
 //

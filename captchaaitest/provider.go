@@ -15,7 +15,8 @@ import (
 // http.Handler too. It is safe for concurrent use.
 //
 // Nothing runs in the background: a task's slot frees when its solve time has
-// passed, computed from timestamps when a request or Stats asks. The only
+// passed, computed from timestamps when a request or Stats asks, and a task
+// is forgotten 10 minutes of provider time after it was solved. The only
 // timers are the injected delays of requests in progress, which Close ends.
 // Create a Provider inside the synctest bubble that uses it: its clock starts
 // at New.
@@ -29,8 +30,9 @@ type Provider struct {
 
 	mu       sync.Mutex
 	accounts map[string]*account
-	tasks    map[int64]*task
+	tasks    map[int64]*task // accepted, until forget drops them
 	nextID   int64
+	oldest   int64 // tasks holds no id below it
 	solveRNG *rand.Rand
 	poolRNG  *rand.Rand
 	seen     map[Endpoint]int // requests per fault counter, for FaultInfo.N

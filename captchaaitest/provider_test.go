@@ -299,3 +299,74 @@ func TestNewPanicsOnBadConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestForgetSolved checks that a task is answered until keepSolved after it
+// was solved and is unknown from then on, in every dialect, with the answer
+// the provider gives for an id it never gave; and that the task leaves the
+// provider's map at the next accepted submit, not before.
+func TestForgetSolved(t *testing.T) {
+	v1 := func(extra ...string) url.Values {
+		v := url.Values{"key": {DefaultKey}, "action": {"get"}, "id": {"1"}}
+		for i := 0; i+1 < len(extra); i += 2 {
+			v.Set(extra[i], extra[i+1])
+		}
+		return v
+	}
+	tests := []struct {
+		name, path  string
+		vals        url.Values // a GET with these, unless body is set
+		body        string     // a JSON POST
+		ready, gone string
+	}{
+		{"res.php", "/res.php", v1(), "", "OK|token1", "ERROR_WRONG_CAPTCHA_ID"},
+		{"res.php json", "/res.php", v1("json", "1"), "",
+			`{"status":1,"request":"token1"}`, `{"status":0,"request":"ERROR_WRONG_CAPTCHA_ID"}`},
+		{"reportbad", "/res.php", v1("action", "reportbad"), "", "OK_REPORT_RECORDED", "ERROR_WRONG_CAPTCHA_ID"},
+		{"getTaskResult", "/getTaskResult", nil, `{"clientKey":"` + DefaultKey + `","taskId":1}`,
+			`{"errorId":0,"status":"ready","solution":{"gRecaptchaResponse":"token1","token":"token1"},"cost":"0.001"}`,
+			`{"errorId":16,"errorCode":"ERROR_NO_SUCH_CAPCHA_ID","errorDescription":"No task with this id."}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				p := New(Config{Methods: map[string]Method{"userrecaptcha": fixed(10 * time.Second)}})
+				defer p.Close()
+				ask := func() string {
+					t.Helper()
+					if tt.body != "" {
+						return postJSON(t, p.Transport(), base, tt.path, tt.body)
+					}
+					return get(t, p.Transport(), base, tt.path, tt.vals)
+				}
+				start := time.Now()
+				if got, want := submit(t, p), "OK|1"; got != want {
+					t.Fatalf("submit at 0 = %q, want %q", got, want)
+				}
+				gone := 10*time.Second + keepSolved
+				time.Sleep(gone - time.Nanosecond)
+				if got, want := submit(t, p), "OK|2"; got != want {
+					t.Fatalf("submit at %v = %q, want %q", time.Since(start), got, want)
+				}
+				if got := ask(); got != tt.ready {
+					t.Errorf("%s at %v = %q, want %q", tt.name, time.Since(start), got, tt.ready)
+				}
+				time.Sleep(time.Nanosecond)
+				if got := time.Since(start); got != gone {
+					t.Fatalf("time.Since(start) = %v, want %v", got, gone)
+				}
+				if got := ask(); got != tt.gone {
+					t.Errorf("%s at %v = %q, want %q", tt.name, gone, got, tt.gone)
+				}
+				if got, want := submit(t, p), "OK|3"; got != want {
+					t.Fatalf("submit at %v = %q, want %q", gone, got, want)
+				}
+				if _, ok := p.tasks[1]; ok {
+					t.Errorf("p.tasks[1] after a submit at %v = present, want forgotten", gone)
+				}
+				if _, ok := p.tasks[2]; !ok {
+					t.Errorf("p.tasks[2] after a submit at %v = missing, want remembered (solved at %v)", gone, gone+10*time.Second-time.Nanosecond)
+				}
+			})
+		})
+	}
+}
