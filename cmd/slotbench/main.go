@@ -60,7 +60,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -72,129 +71,6 @@ import (
 func main() {
 	redis.SetLogger(quietRedis{})
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
-}
-
-// options are the command's flags, checked.
-type options struct {
-	w        workload
-	policies []policy
-	json     string // file, or "-" for stdout
-	csv      string
-	plot     string
-}
-
-// errUsage marks a bad command line: exit code 2.
-var errUsage = errors.New("usage")
-
-// parseFlags parses args. Errors wrap errUsage; the flag package has
-// printed its own message for a malformed flag, and the usage.
-func parseFlags(args []string, stderr io.Writer) (options, error) {
-	d := defaultWorkload()
-	fs := flag.NewFlagSet("slotbench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var o options
-	fs.IntVar(&o.w.Slots, "slots", d.Slots, "worker slots (threads) of the account")
-	fs.IntVar(&o.w.Workers, "workers", d.Workers, "concurrent workers, each with one task at a time")
-	fs.DurationVar(&o.w.SolveMin, "solve-min", d.SolveMin, "shortest solve time (provider time)")
-	fs.DurationVar(&o.w.SolveMax, "solve-max", d.SolveMax, "longest solve time (provider time)")
-	fs.DurationVar(&o.w.Duration, "duration", d.Duration, "length of each policy's run (provider time)")
-	fs.Float64Var(&o.w.Speed, "speed", d.Speed, "time compression: provider time runs this many times faster than real time (at least 1)")
-	fs.Uint64Var(&o.w.Seed, "seed", d.Seed, "random seed: solve times, shared pool, jitter")
-	fs.BoolVar(&o.w.Bans, "bans", d.Bans, "the provider's bans and limits (ERROR: 1001-1005, MAX_USER_TURN)")
-	fs.IntVar(&o.w.Hour, "hour", d.Hour, "UTC hour the provider's day starts at, with other customers' load (captchaaitest.PublishedHours); -1: no shared pool")
-	fs.DurationVar(&o.w.FirstPoll, "first-poll", d.FirstPoll, "from acceptance to a task's first res.php poll (provider time)")
-	fs.DurationVar(&o.w.PollEvery, "poll", d.PollEvery, "between res.php polls (provider time)")
-	fs.DurationVar(&o.w.Pause, "pause", d.Pause, "a worker's pause after it gave a task up (provider time)")
-	fs.IntVar(&o.w.Collapse, "collapse", d.Collapse, "slots the account keeps while its capacity collapses, from 1/3 to 2/3 of -duration; then -slots again (-1: no collapse)")
-	fs.IntVar(&o.w.Fleet, "fleet", d.Fleet, "processes sharing the account's API key, each with its own Transport; the workers are dealt out among them")
-	fs.StringVar(&o.w.Redis, "redis", "", "`host:port` of a Redis for the slotguard-shared policy (redisguard), which runs only with it")
-	names := fs.String("policies", "", "comma-separated policies to run, in this order (default: all; slotguard-shared only with -redis)")
-	fs.StringVar(&o.json, "json", "", "write the results as JSON to `FILE` (\"-\": stdout, instead of the table)")
-	fs.StringVar(&o.csv, "csv", "", "write the results as CSV to `FILE` (\"-\": stdout, instead of the table)")
-	fs.StringVar(&o.plot, "plot", "", "draw time to acceptance (CDF) and NO_SLOT answers per minute to `FILE`.png")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: slotbench [flags]\n\nRuns one workload against captchaaitest once per retry policy and prints a table.\n\nPolicies:\n")
-		for _, p := range policies {
-			fmt.Fprintf(fs.Output(), "  %-20s %s\n", p.name, p.about)
-		}
-		fmt.Fprintf(fs.Output(), "\nFlags:\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return o, err
-		}
-		return o, errUsage // the flag package printed the message and usage
-	}
-	bad := func(format string, a ...any) (options, error) {
-		return o, fmt.Errorf("%w: "+format, append([]any{errUsage}, a...)...)
-	}
-	w := &o.w
-	switch {
-	case fs.NArg() > 0:
-		return bad("unexpected argument %q (slotbench takes flags only)", fs.Arg(0))
-	case w.Slots < 1:
-		return bad("-slots %d: must be at least 1", w.Slots)
-	case w.Workers < 1:
-		return bad("-workers %d: must be at least 1", w.Workers)
-	case w.SolveMin < 0:
-		return bad("-solve-min %v: must not be negative", w.SolveMin)
-	case w.SolveMax < w.SolveMin:
-		return bad("-solve-max %v: must be at least -solve-min (%v)", w.SolveMax, w.SolveMin)
-	case w.Duration < time.Second:
-		return bad("-duration %v: must be at least 1s", w.Duration)
-	case math.IsNaN(w.Speed) || math.IsInf(w.Speed, 0) || w.Speed < 1:
-		return bad("-speed %v: must be a number of at least 1 (1: real time)", w.Speed)
-	case w.Hour < -1 || w.Hour > 23:
-		return bad("-hour %d: must be a UTC hour 0-23, or -1 for no shared pool", w.Hour)
-	case w.FirstPoll < 0:
-		return bad("-first-poll %v: must not be negative", w.FirstPoll)
-	case w.PollEvery <= 0:
-		return bad("-poll %v: must be positive", w.PollEvery)
-	case w.Pause < 0:
-		return bad("-pause %v: must not be negative", w.Pause)
-	case w.Collapse < -1 || w.Collapse >= w.Slots:
-		return bad("-collapse %d: must be from 0 to -slots - 1 (%d), or -1 for no collapse", w.Collapse, w.Slots-1)
-	case w.Fleet < 1:
-		return bad("-fleet %d: must be at least 1 (1: one process)", w.Fleet)
-	case w.Fleet > w.Workers:
-		return bad("-fleet %d: more processes than -workers (%d): each process needs a worker", w.Fleet, w.Workers)
-	case o.json == "-" && o.csv == "-":
-		return bad("-json - and -csv -: only one of them can go to stdout")
-	}
-	if *names == "" {
-		*names = strings.Join(policyNames(w.Redis != ""), ",")
-	}
-	seen := map[string]bool{}
-	for name := range strings.SplitSeq(*names, ",") {
-		name = strings.TrimSpace(name)
-		p, ok := lookupPolicy(name)
-		switch {
-		case name == "":
-			return bad("-policies %q: empty policy name", *names)
-		case !ok:
-			return bad("-policies: unknown policy %q (known: %s)", name, strings.Join(policyNames(true), ", "))
-		case seen[name]:
-			return bad("-policies: %q twice", name)
-		case p.redis && w.Redis == "":
-			return bad("-policies: %s shares its state through Redis: give -redis host:port", name)
-		}
-		seen[name] = true
-		o.policies = append(o.policies, p)
-	}
-	for _, f := range []struct{ flag, path string }{{"-json", o.json}, {"-csv", o.csv}, {"-plot", o.plot}} {
-		if f.path == "" || f.path == "-" {
-			continue
-		}
-		// Checked before the run, not after a minute of it.
-		if fi, err := os.Stat(filepath.Dir(f.path)); err != nil || !fi.IsDir() {
-			return bad("%s %s: directory %s does not exist", f.flag, f.path, filepath.Dir(f.path))
-		}
-	}
-	if o.plot == "-" {
-		return bad("-plot -: needs a file name")
-	}
-	return o, nil
 }
 
 // run is the command: it returns the exit code (0 ok, 1 failure, 2 bad
