@@ -15,6 +15,17 @@
 // anything key-like (key=, clientKey) in the paths and errors it logs,
 // percent-encoded or not, and finishes the requests in flight on SIGINT or
 // SIGTERM.
+//
+// An answer in the proxy's own words is text/plain with an
+// X-Slotproxy-Error header naming its kind, and /metrics counts it in
+// slotproxy_errors_total by whose failure it was:
+//
+//	side=client    the client's own: 408 client-timeout (its body stalled past
+//	               -read-timeout), 413 request-too-large, 499 client-gone
+//	               (counted; nobody reads it)
+//	side=proxy     refused, nothing sent: 503 circuit-open
+//	side=upstream  the request left: 502 upstream, 502 response-too-large,
+//	               504 timeout; a submit may have been accepted and billed
 package main
 
 import (
@@ -91,7 +102,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.Int64Var(&o.maxRequest, "max-request-body", 1<<20, "largest request body in `bytes`; larger ones are answered 413")
 	fs.Int64Var(&o.maxResponse, "max-response-body", 1<<20, "largest answer body in `bytes`; a larger one is answered 502, or cut off by a reset")
 	fs.DurationVar(&o.readHeaderTimeout, "read-header-timeout", 10*time.Second, "time to read a request's headers")
-	fs.DurationVar(&o.readTimeout, "read-timeout", 30*time.Second, "time to read a whole request, body included")
+	fs.DurationVar(&o.readTimeout, "read-timeout", 30*time.Second, "time to read a whole request, body included; a body still coming then is answered 408")
 	fs.DurationVar(&o.requestTimeout, "request-timeout", 2*time.Minute, "time for one request through the proxy, slotguard's waits and retries included; then 504")
 	fs.DurationVar(&o.idleTimeout, "idle-timeout", 2*time.Minute, "how long an idle keep-alive connection is kept")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 0, "on SIGINT or SIGTERM, how long requests in flight may finish (0: -request-timeout + 5s)")

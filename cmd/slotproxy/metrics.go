@@ -19,6 +19,7 @@ import (
 type metrics struct {
 	http.Handler
 	requests *prometheus.CounterVec
+	errors   *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 }
 
@@ -27,27 +28,39 @@ func newMetrics(tr *slotguard.Transport) *metrics {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "slotproxy_requests_total",
-			Help: "Requests through the proxy, by provider endpoint and the HTTP status answered.",
+			Help: "Requests through the proxy, by provider endpoint and the HTTP status answered (499: the client went away first).",
 		}, []string{"endpoint", "code"}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "slotproxy_errors_total",
+			Help: "Answers in the proxy's own words (X-Slotproxy-Error) and answers cut off, by provider endpoint, " +
+				"whose failure it was and kind (the X-Slotproxy-Error value). side=client: the client's own " +
+				"(it went away, stalled, sent too much); side=proxy: refused, nothing sent, safe to send again; " +
+				"side=upstream: the request left and the provider failed or was too slow: on in.php and " +
+				"createTask, the task may have been accepted and billed.",
+		}, []string{"endpoint", "side", "kind"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "slotproxy_request_duration_seconds",
 			Help:    "Time from a request's arrival to its answer's end, slotguard's waits included.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120},
 		}, []string{"endpoint"}),
 	}
-	reg.MustRegister(newCollector(tr), m.requests, m.duration,
+	reg.MustRegister(newCollector(tr), m.requests, m.errors, m.duration,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.Handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	return m
 }
 
 // observe counts one request through the proxy.
-func (m *metrics) observe(path string, status int, took time.Duration) {
+func (m *metrics) observe(path string, rec *recorder, took time.Duration) {
 	ep := endpoint(path)
+	status := rec.status
 	if status == 0 {
-		status = 499 // the client went away before any answer
+		status = statusClientGone // nothing was written
 	}
 	m.requests.WithLabelValues(ep, strconv.Itoa(status)).Inc()
+	if rec.kind != "" {
+		m.errors.WithLabelValues(ep, rec.side, rec.kind).Inc()
+	}
 	m.duration.WithLabelValues(ep).Observe(took.Seconds())
 }
 

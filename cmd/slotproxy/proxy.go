@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -112,14 +111,14 @@ func (p *proxy) healthz(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, "ok\n")
 }
 
-// serveProxy forwards one request, with its body bounded and its time
-// bounded (slotguard's waits included).
+// serveProxy forwards one request, with its body read first and bounded,
+// and its time bounded (slotguard's waits included).
 func (p *proxy) serveProxy(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &recorder{ResponseWriter: w}
 	defer func() {
 		// Runs also when ReverseProxy aborts a response (http.ErrAbortHandler).
-		p.metrics.observe(r.URL.Path, rec.status, time.Since(start))
+		p.metrics.observe(r.URL.Path, rec, time.Since(start))
 		if p.verbose {
 			// The path only, redacted: keys travel in the query and the
 			// form, and a client can hide one in an encoded path.
@@ -127,17 +126,16 @@ func (p *proxy) serveProxy(w http.ResponseWriter, r *http.Request) {
 				"status", rec.status, "took", time.Since(start).Round(time.Microsecond))
 		}
 	}()
-	if r.ContentLength > p.maxReq {
-		p.fail(rec, r, http.StatusRequestEntityTooLarge, "request-too-large",
-			fmt.Sprintf("request body over %d bytes", p.maxReq), 0)
+	out, f := p.readBody(w, r)
+	if f != nil {
+		p.logger.Warn("slotproxy: request refused", "method", r.Method, "path", redact(r.URL.Path),
+			"status", f.status, "kind", f.kind)
+		p.fail(rec, *f)
 		return
-	}
-	if r.Body != nil && r.Body != http.NoBody {
-		r.Body = http.MaxBytesReader(rec, r.Body, p.maxReq)
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), p.timeout)
 	defer cancel()
-	p.rp.ServeHTTP(rec, r.WithContext(ctx))
+	p.rp.ServeHTTP(rec, out.WithContext(ctx))
 }
 
 // errResponseTooLarge is the error of an answer over -max-response-body.
@@ -173,68 +171,6 @@ func (c *capped) Read(b []byte) (int, error) {
 	return n, err
 }
 
-// errorHandler answers a request that got no answer from upstream, in the
-// proxy's own words (text/plain, with an X-Slotproxy-Error header naming
-// the kind), never in the provider's: a client must not mistake it for a
-// provider's answer.
-func (p *proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
-	var (
-		status     = http.StatusBadGateway
-		kind       = "upstream"
-		msg        = "no answer from the provider"
-		retryAfter time.Duration
-		mbe        *http.MaxBytesError
-		open       *slotguard.OpenError
-	)
-	switch {
-	case errors.As(err, &mbe):
-		status, kind, msg = http.StatusRequestEntityTooLarge, "request-too-large",
-			fmt.Sprintf("request body over %d bytes", mbe.Limit)
-	case errors.Is(err, errResponseTooLarge):
-		kind, msg = "response-too-large", err.Error()
-	case errors.Is(err, slotguard.ErrCircuitOpen):
-		// Nothing was sent: the breaker is open (an outage, or a ban).
-		status, kind, msg = http.StatusServiceUnavailable, "circuit-open", "slotguard circuit open: nothing was sent"
-		retryAfter = time.Second
-		if errors.As(err, &open) && !open.Until.IsZero() {
-			retryAfter = max(time.Until(open.Until), time.Second)
-		}
-	case r.Context().Err() == context.DeadlineExceeded:
-		status, kind, msg = http.StatusGatewayTimeout, "timeout", "no answer within -request-timeout"
-	case r.Context().Err() == context.Canceled:
-		kind, msg = "canceled", "the client went away"
-	}
-	if isSubmit(r.URL) && (kind == "upstream" || kind == "timeout" || kind == "response-too-large") {
-		// The provider may have accepted and billed the task.
-		msg += "; the task may have been accepted: do not resubmit blindly"
-	}
-	p.logger.Warn("slotproxy: request failed", "method", r.Method, "path", redact(r.URL.Path),
-		"status", status, "kind", kind, "error", redact(cause(err).Error()))
-	p.fail(w, r, status, kind, msg, retryAfter)
-}
-
-// fail writes the proxy's own error answer.
-func (p *proxy) fail(w http.ResponseWriter, r *http.Request, status int, kind, msg string, retryAfter time.Duration) {
-	h := w.Header()
-	h.Set("Content-Type", "text/plain; charset=utf-8")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("X-Slotproxy-Error", kind)
-	if retryAfter > 0 {
-		h.Set("Retry-After", strconv.FormatInt(int64((retryAfter+time.Second-1)/time.Second), 10))
-	}
-	w.WriteHeader(status)
-	io.WriteString(w, "slotproxy: "+msg+"\n")
-}
-
-// cause strips a *url.Error, whose text holds the URL with its query.
-func cause(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) && ue.Err != nil {
-		return ue.Err
-	}
-	return err
-}
-
 // isSubmit reports whether u submits a task, as slotguard decides.
 func isSubmit(u *url.URL) bool {
 	return strings.HasSuffix(u.Path, "/in.php") || strings.HasSuffix(u.Path, "/createTask")
@@ -253,10 +189,12 @@ func (b *bufferPool) Get() []byte {
 
 func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
 
-// recorder remembers the status written, for metrics and the access log.
+// recorder remembers the status written, for metrics and the access log,
+// and the side and kind of a failure the proxy answered itself.
 type recorder struct {
 	http.ResponseWriter
-	status int
+	status     int
+	side, kind string
 }
 
 func (r *recorder) WriteHeader(code int) {

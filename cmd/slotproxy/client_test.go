@@ -1,0 +1,109 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// countingUpstream answers "OK|1" and counts the requests it saw.
+func countingUpstream(t *testing.T) (url string, seen *atomic.Int64) {
+	t.Helper()
+	seen = new(atomic.Int64)
+	up, _ := echoUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		seen.Add(1)
+		w.Write([]byte("OK|1"))
+	})
+	return up.URL, seen
+}
+
+// waitMetrics polls base's /metrics until it holds every line of want, or
+// fails the test after 5 s.
+func waitMetrics(t *testing.T, c *http.Client, base string, want ...string) string {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, m := get(t, c, base+"/metrics")
+		missing := ""
+		for _, w := range want {
+			if !strings.Contains(m, w) {
+				missing = w
+				break
+			}
+		}
+		if missing == "" {
+			return m
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/metrics lacks %q:\n%s", missing, counts(m))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// counts returns the proxy's request and error counts in m.
+func counts(m string) string {
+	return grep(m, "slotproxy_requests_total") + grep(m, "slotproxy_errors_total")
+}
+
+// A client that goes away while its submit waits for the pacer is its own
+// failure: counted 499 on the client's side, never a 502 of the upstream's
+// (issue 11).
+func TestClientGone(t *testing.T) {
+	up, seen := countingUpstream(t)
+	p := startProxy(t, "-upstream", up, "-rate", "0.1")
+	c := client(t)
+	postForm(t, c, p.URL+"/in.php", recaptcha()) // takes the pacer's one token
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, p.URL+"/in.php", strings.NewReader(recaptcha().Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if resp, err := c.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("second submit answered %d at once, want it held by the pacer", resp.StatusCode)
+	}
+	m := waitMetrics(t, c, p.URL,
+		`slotproxy_requests_total{code="499",endpoint="in.php"} 1`,
+		`slotproxy_errors_total{endpoint="in.php",kind="client-gone",side="client"} 1`)
+	if strings.Contains(m, `code="502"`) || strings.Contains(m, `side="upstream"`) {
+		t.Errorf("a client that went away counted as the upstream's failure:\n%s", counts(m))
+	}
+	if n := seen.Load(); n != 1 {
+		t.Errorf("upstream saw %d requests, want 1", n)
+	}
+}
+
+// A request body that stalls past -read-timeout is answered 408, the
+// client's failure, and nothing is sent (issue 11: it was 502 canceled).
+func TestStalledBody(t *testing.T) {
+	up, seen := countingUpstream(t)
+	p := startProxy(t, "-upstream", up, "-read-timeout", "200ms")
+	conn, err := net.Dial("tcp", strings.TrimPrefix(p.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	// Ten bytes of the hundred promised, then nothing.
+	conn.Write([]byte("POST /in.php HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n" +
+		"Content-Length: 100\r\n\r\nkey=012345"))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("stalled body: %v, want an answer", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestTimeout || resp.Header.Get("X-Slotproxy-Error") != "client-timeout" {
+		t.Errorf("stalled body = %d %q, want 408 client-timeout", resp.StatusCode, resp.Header.Get("X-Slotproxy-Error"))
+	}
+	waitMetrics(t, client(t), p.URL,
+		`slotproxy_requests_total{code="408",endpoint="in.php"} 1`,
+		`slotproxy_errors_total{endpoint="in.php",kind="client-timeout",side="client"} 1`)
+	if n := seen.Load(); n != 0 {
+		t.Errorf("upstream saw %d requests, want none", n)
+	}
+}

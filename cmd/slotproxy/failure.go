@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/slotguard/slotguard"
+)
+
+// Whose failure an answer in the proxy's own words reports: the metrics
+// count them apart (issue 11).
+const (
+	// sideClient: the client's own failure. It went away, stalled its
+	// body past -read-timeout, sent too much, or asked for what the
+	// provider's API never takes.
+	sideClient = "client"
+	// sideProxy: the proxy refused and sent nothing upstream; the client
+	// may send the same request again.
+	sideProxy = "proxy"
+	// sideUpstream: the request left, and the provider failed, or was too
+	// slow; for a submit, the task may have been accepted and billed.
+	sideUpstream = "upstream"
+)
+
+// statusClientGone is the status counted (and written, to nobody) when the
+// client went away before its answer: nginx's 499.
+const statusClientGone = 499
+
+// failure is an answer in the proxy's own words.
+type failure struct {
+	status     int
+	side, kind string // kind is the X-Slotproxy-Error value
+	msg        string
+	retryAfter time.Duration
+}
+
+// errorHandler answers a request that got no answer from upstream, in the
+// proxy's own words (text/plain, with an X-Slotproxy-Error header naming
+// the kind), never in the provider's: a client must not mistake it for a
+// provider's answer.
+func (p *proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	f := p.failure(r, err)
+	if isSubmit(r.URL) && f.side == sideUpstream {
+		// The provider may have accepted and billed the task.
+		f.msg += "; the task may have been accepted: do not resubmit blindly"
+	}
+	p.logger.Warn("slotproxy: request failed", "method", r.Method, "path", redact(r.URL.Path),
+		"status", f.status, "kind", f.kind, "error", redact(cause(err).Error()))
+	p.fail(w, f)
+}
+
+// failure tells what err, the error of r's round trip, means for the
+// client.
+func (p *proxy) failure(r *http.Request, err error) failure {
+	var open *slotguard.OpenError
+	switch {
+	case r.Context().Err() == context.Canceled:
+		// The client went away (its connection closed): its own doing,
+		// never a 502 of the upstream's (issue 11).
+		return failure{status: statusClientGone, side: sideClient, kind: "client-gone", msg: "the client went away"}
+	case errors.Is(err, slotguard.ErrCircuitOpen):
+		// Nothing was sent: the breaker is open (an outage, or a ban).
+		f := failure{status: http.StatusServiceUnavailable, side: sideProxy, kind: "circuit-open",
+			msg: "slotguard circuit open: nothing was sent", retryAfter: time.Second}
+		if errors.As(err, &open) && !open.Until.IsZero() {
+			f.retryAfter = max(time.Until(open.Until), time.Second)
+		}
+		return f
+	case errors.Is(err, errResponseTooLarge):
+		return failure{status: http.StatusBadGateway, side: sideUpstream, kind: "response-too-large", msg: err.Error()}
+	case r.Context().Err() == context.DeadlineExceeded:
+		return failure{status: http.StatusGatewayTimeout, side: sideUpstream, kind: "timeout", msg: "no answer within -request-timeout"}
+	}
+	return failure{status: http.StatusBadGateway, side: sideUpstream, kind: "upstream", msg: "no answer from the provider"}
+}
+
+// fail writes f, the proxy's own answer, and notes it in w when w is the
+// request's recorder.
+func (p *proxy) fail(w http.ResponseWriter, f failure) {
+	if rec, ok := w.(*recorder); ok {
+		rec.side, rec.kind = f.side, f.kind
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Slotproxy-Error", f.kind)
+	if f.retryAfter > 0 {
+		h.Set("Retry-After", strconv.FormatInt(int64((f.retryAfter+time.Second-1)/time.Second), 10))
+	}
+	w.WriteHeader(f.status)
+	io.WriteString(w, "slotproxy: "+f.msg+"\n")
+}
+
+// cause strips a *url.Error, whose text holds the URL with its query.
+func cause(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) && ue.Err != nil {
+		return ue.Err
+	}
+	return err
+}
+
+// tooLarge is the answer to a request body over -max-request-body.
+func tooLarge(limit int64) *failure {
+	return &failure{status: http.StatusRequestEntityTooLarge, side: sideClient, kind: "request-too-large",
+		msg: fmt.Sprintf("request body over %d bytes", limit)}
+}
