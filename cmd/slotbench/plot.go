@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image/color"
 	"io"
+	"time"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -30,73 +31,117 @@ var palette = []color.Color{
 // NO_SLOT answers in the minute before each moment (the count the
 // provider's ERROR: 1001 watches) against the ban line.
 func writePlot(out io.Writer, w workload, results []result) error {
-	cdf := plot.New()
-	cdf.Title.Text = "Time to acceptance"
-	cdf.X.Label.Text = "seconds from a task's first submit (provider time)"
-	cdf.Y.Label.Text = "share of accepted tasks"
-	cdf.Y.Min, cdf.Y.Max = 0, 1
-	cdf.Legend.Top = false
-	cdf.Legend.Left = false
-	cdf.Add(plotter.NewGrid())
-
-	ns := plot.New()
-	ns.Title.Text = "NO_SLOT answers per rolling minute"
-	ns.X.Label.Text = "minutes (provider time)"
-	ns.Y.Label.Text = "NO_SLOT answers in the last minute"
-	ns.Legend.Top = true
-	ns.Add(plotter.NewGrid())
-
+	cdf, ns := newCDFPanel(), newNoSlotPanel()
 	for i, r := range results {
+		// One style per policy, the same in both panels.
 		style := draw.LineStyle{Color: palette[i%len(palette)], Width: vg.Points(1.5), Dashes: plotutil.Dashes(i / len(palette))}
-		if len(r.latency) > 0 {
-			xys := make(plotter.XYs, 0, len(r.latency)+1)
-			xys = append(xys, plotter.XY{X: 0, Y: 0})
-			for j, d := range r.latency {
-				xys = append(xys, plotter.XY{X: d.Seconds(), Y: float64(j+1) / float64(len(r.latency))})
-			}
-			l, err := plotter.NewLine(xys)
-			if err != nil {
-				return fmt.Errorf("plot: %w", err)
-			}
-			l.LineStyle = style
-			l.StepStyle = plotter.PostStep
-			cdf.Add(l)
-			cdf.Legend.Add(r.Policy, l)
+		if err := addLatencyCDF(cdf, r, style); err != nil {
+			return fmt.Errorf("plot: %w", err)
 		}
-		xys := make(plotter.XYs, len(r.rolling))
-		for j, p := range r.rolling {
-			xys[j] = plotter.XY{X: p.at.Minutes(), Y: float64(p.n)}
-		}
-		if len(xys) > 0 {
-			l, err := plotter.NewLine(xys)
-			if err != nil {
-				return fmt.Errorf("plot: %w", err)
-			}
-			l.LineStyle = style
-			ns.Add(l)
-			ns.Legend.Add(r.Policy, l)
+		if err := addRollingNoSlot(ns, r, style); err != nil {
+			return fmt.Errorf("plot: %w", err)
 		}
 	}
-	ban, err := plotter.NewLine(plotter.XYs{{X: 0, Y: banLine}, {X: w.Duration.Minutes(), Y: banLine}})
-	if err != nil {
+	if err := addBanLine(ns, w.Duration); err != nil {
 		return fmt.Errorf("plot: %w", err)
 	}
-	ban.LineStyle = draw.LineStyle{Color: color.Black, Width: vg.Points(1), Dashes: []vg.Length{vg.Points(6), vg.Points(3)}}
-	// Room above the ban line for the legend and for a policy that crosses it.
-	ns.Y.Min = 0
-	ns.Y.Max = max(ns.Y.Max, 1.5*banLine)
-	ns.Add(ban)
-	ns.Legend.Add(fmt.Sprintf("ban line (%d: ERROR: 1001)", banLine), ban)
-
-	img := vgimg.New(vg.Points(1100), vg.Points(450))
-	dc := draw.New(img)
-	tiles := draw.Tiles{Rows: 1, Cols: 2, PadX: vg.Points(20), PadY: vg.Points(10), PadTop: vg.Points(10), PadBottom: vg.Points(10), PadLeft: vg.Points(10), PadRight: vg.Points(10)}
-	plots := [][]*plot.Plot{{cdf, ns}}
-	cs := plot.Align(plots, tiles, dc)
-	cdf.Draw(cs[0][0])
-	ns.Draw(cs[0][1])
-	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(out); err != nil {
+	if err := drawSideBySide(out, cdf, ns); err != nil {
 		return fmt.Errorf("plot: %w", err)
 	}
 	return nil
+}
+
+// newCDFPanel is the left panel, empty: share of accepted tasks against
+// seconds to acceptance.
+func newCDFPanel() *plot.Plot {
+	p := plot.New()
+	p.Title.Text = "Time to acceptance"
+	p.X.Label.Text = "seconds from a task's first submit (provider time)"
+	p.Y.Label.Text = "share of accepted tasks"
+	p.Y.Min, p.Y.Max = 0, 1
+	p.Legend.Top = false
+	p.Legend.Left = false
+	p.Add(plotter.NewGrid())
+	return p
+}
+
+// newNoSlotPanel is the right panel, empty: NO_SLOT answers in the last
+// minute against provider minutes.
+func newNoSlotPanel() *plot.Plot {
+	p := plot.New()
+	p.Title.Text = "NO_SLOT answers per rolling minute"
+	p.X.Label.Text = "minutes (provider time)"
+	p.Y.Label.Text = "NO_SLOT answers in the last minute"
+	p.Legend.Top = true
+	p.Add(plotter.NewGrid())
+	return p
+}
+
+// addLatencyCDF adds r's time to acceptance to p as a step CDF from 0; a
+// policy that had no task accepted gets no line.
+func addLatencyCDF(p *plot.Plot, r result, style draw.LineStyle) error {
+	if len(r.latency) == 0 {
+		return nil
+	}
+	xys := make(plotter.XYs, 0, len(r.latency)+1)
+	xys = append(xys, plotter.XY{X: 0, Y: 0})
+	for j, d := range r.latency {
+		xys = append(xys, plotter.XY{X: d.Seconds(), Y: float64(j+1) / float64(len(r.latency))})
+	}
+	l, err := plotter.NewLine(xys)
+	if err != nil {
+		return err
+	}
+	l.LineStyle = style
+	l.StepStyle = plotter.PostStep
+	p.Add(l)
+	p.Legend.Add(r.Policy, l)
+	return nil
+}
+
+// addRollingNoSlot adds r's NO_SLOT answers per rolling minute to p.
+func addRollingNoSlot(p *plot.Plot, r result, style draw.LineStyle) error {
+	if len(r.rolling) == 0 {
+		return nil
+	}
+	xys := make(plotter.XYs, len(r.rolling))
+	for j, pt := range r.rolling {
+		xys[j] = plotter.XY{X: pt.at.Minutes(), Y: float64(pt.n)}
+	}
+	l, err := plotter.NewLine(xys)
+	if err != nil {
+		return err
+	}
+	l.LineStyle = style
+	p.Add(l)
+	p.Legend.Add(r.Policy, l)
+	return nil
+}
+
+// addBanLine draws the provider's ban line across p, for the run's length,
+// after the policies' lines: it sets the Y range from theirs.
+func addBanLine(p *plot.Plot, d time.Duration) error {
+	ban, err := plotter.NewLine(plotter.XYs{{X: 0, Y: banLine}, {X: d.Minutes(), Y: banLine}})
+	if err != nil {
+		return err
+	}
+	ban.LineStyle = draw.LineStyle{Color: color.Black, Width: vg.Points(1), Dashes: []vg.Length{vg.Points(6), vg.Points(3)}}
+	// Room above the ban line for the legend and for a policy that crosses it.
+	p.Y.Min = 0
+	p.Y.Max = max(p.Y.Max, 1.5*banLine)
+	p.Add(ban)
+	p.Legend.Add(fmt.Sprintf("ban line (%d: ERROR: 1001)", banLine), ban)
+	return nil
+}
+
+// drawSideBySide draws left and right as one PNG, with aligned axes.
+func drawSideBySide(out io.Writer, left, right *plot.Plot) error {
+	img := vgimg.New(vg.Points(1100), vg.Points(450))
+	dc := draw.New(img)
+	tiles := draw.Tiles{Rows: 1, Cols: 2, PadX: vg.Points(20), PadY: vg.Points(10), PadTop: vg.Points(10), PadBottom: vg.Points(10), PadLeft: vg.Points(10), PadRight: vg.Points(10)}
+	cs := plot.Align([][]*plot.Plot{{left, right}}, tiles, dc)
+	left.Draw(cs[0][0])
+	right.Draw(cs[0][1])
+	_, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(out)
+	return err
 }

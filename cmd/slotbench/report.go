@@ -158,25 +158,8 @@ func verdict(results []result) string {
 	if len(results) == 0 {
 		return ""
 	}
-	pool := slices.DeleteFunc(slices.Clone(results), func(r result) bool { return r.Bans > 0 })
-	banFree := len(pool) > 0
-	if !banFree {
-		pool = slices.Clone(results)
-	}
-	best := slices.MaxFunc(pool, func(a, b result) int { return cmpFloat(a.AcceptedPerMin, b.AcceptedPerMin) })
-	contenders := slices.DeleteFunc(slices.Clone(pool), func(r result) bool { return !tie(r.AcceptedPerMin, best.AcceptedPerMin) })
-	fewest := slices.MinFunc(contenders, func(a, b result) int { return cmpFloat(a.AttemptsPerAcc, b.AttemptsPerAcc) })
-	var w result
-	var tied []string
-	for _, r := range contenders {
-		switch {
-		case !tie(r.AttemptsPerAcc, fewest.AttemptsPerAcc):
-		case w.Policy == "":
-			w = r
-		default:
-			tied = append(tied, r.Policy)
-		}
-	}
+	pool, banFree := safePool(results)
+	w, tied := pickWinner(pool)
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "winner: %s, %.1f tasks accepted/min, %.0f%% slot utilisation, %.2f attempts/task",
@@ -189,17 +172,7 @@ func verdict(results []result) string {
 	if len(tied) > 0 {
 		fmt.Fprintf(&b, " (tied within noise with %s)", strings.Join(tied, ", "))
 	}
-	var rival *result
-	for i := range pool {
-		r := &pool[i]
-		switch {
-		case r.Policy == w.Policy:
-		case rival == nil, r.Baseline && !rival.Baseline,
-			r.Baseline == rival.Baseline && r.AcceptedPerMin > rival.AcceptedPerMin:
-			rival = r
-		}
-	}
-	if rival != nil {
+	if rival := rivalOf(pool, w.Policy); rival != nil {
 		what := "the best of the others"
 		if rival.Baseline {
 			what = "the best ban-free policy without slotguard"
@@ -208,16 +181,67 @@ func verdict(results []result) string {
 			what, rival.Policy, rival.AcceptedPerMin, 100*rival.Utilization, rival.AttemptsPerAcc,
 			100*(w.AcceptedPerMin/rival.AcceptedPerMin-1), 100*(w.AttemptsPerAcc/rival.AttemptsPerAcc-1))
 	}
+	if banned := bannedPolicies(results); len(banned) > 0 {
+		fmt.Fprintf(&b, "; banned: %s", strings.Join(banned, ", "))
+	}
+	return b.String()
+}
+
+// safePool returns the policies the winner is picked from: those that
+// started no ban, banFree; or, when every policy started one, all of them.
+func safePool(results []result) (pool []result, banFree bool) {
+	pool = slices.DeleteFunc(slices.Clone(results), func(r result) bool { return r.Bans > 0 })
+	if len(pool) == 0 {
+		return slices.Clone(results), false
+	}
+	return pool, true
+}
+
+// pickWinner returns the winner of a non-empty pool: of the policies whose
+// goodput ties the best, the first in table order of those whose attempts
+// per task tie the fewest; tied are the others that tie it on both.
+func pickWinner(pool []result) (w result, tied []string) {
+	best := slices.MaxFunc(pool, func(a, b result) int { return cmpFloat(a.AcceptedPerMin, b.AcceptedPerMin) })
+	contenders := slices.DeleteFunc(slices.Clone(pool), func(r result) bool { return !tie(r.AcceptedPerMin, best.AcceptedPerMin) })
+	fewest := slices.MinFunc(contenders, func(a, b result) int { return cmpFloat(a.AttemptsPerAcc, b.AttemptsPerAcc) })
+	for _, r := range contenders {
+		switch {
+		case !tie(r.AttemptsPerAcc, fewest.AttemptsPerAcc):
+		case w.Policy == "":
+			w = r
+		default:
+			tied = append(tied, r.Policy)
+		}
+	}
+	return w, tied
+}
+
+// rivalOf returns what the winner is measured against: the pool's best
+// goodput among the baselines if there is one, else among the others; nil
+// when the winner is alone.
+func rivalOf(pool []result, winner string) *result {
+	var rival *result
+	for i := range pool {
+		r := &pool[i]
+		switch {
+		case r.Policy == winner:
+		case rival == nil, r.Baseline && !rival.Baseline,
+			r.Baseline == rival.Baseline && r.AcceptedPerMin > rival.AcceptedPerMin:
+			rival = r
+		}
+	}
+	return rival
+}
+
+// bannedPolicies names the policies that started a ban, in table order.
+func bannedPolicies(results []result) []string {
 	var banned []string
 	for _, r := range results {
 		if r.Bans > 0 {
 			banned = append(banned, r.Policy)
 		}
 	}
-	if len(banned) > 0 {
-		fmt.Fprintf(&b, "; banned: %s", strings.Join(banned, ", "))
-	}
-	return b.String()
+	return banned
 }
 
 // tieShare is how close two goodputs (or attempts per task) must be to tie: above the
