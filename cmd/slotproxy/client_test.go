@@ -107,3 +107,65 @@ func TestStalledBody(t *testing.T) {
 		t.Errorf("upstream saw %d requests, want none", n)
 	}
 }
+
+// rawRequest sends head (request line and headers, no final blank line) on
+// a connection of its own to p and returns the answer's status and its
+// X-Slotproxy-Error.
+func rawRequest(t *testing.T, p *started, method, head string) (int, string) {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(p.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	conn.Write([]byte(head + "\r\nConnection: close\r\n\r\n"))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: method})
+	if err != nil {
+		t.Fatalf("%q: %v", head, err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode, resp.Header.Get("X-Slotproxy-Error")
+}
+
+// Methods and paths the provider's API never uses are refused, not
+// forwarded (issue 11).
+func TestRefusesWhatTheAPINeverTakes(t *testing.T) {
+	up, seen := countingUpstream(t)
+	p := startProxy(t, "-upstream", up+"/api")
+	for _, tc := range []struct {
+		method, head string
+		status       int
+		kind         string
+	}{
+		{"CONNECT", "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443", 405, "bad-method"},
+		{"TRACE", "TRACE /res.php HTTP/1.1\r\nHost: x", 405, "bad-method"},
+		{"HEAD", "HEAD /in.php?method=userrecaptcha HTTP/1.1\r\nHost: x", 405, "bad-method"},
+		{"PUT", "PUT /in.php HTTP/1.1\r\nHost: x\r\nContent-Length: 0", 405, "bad-method"},
+		{"OPTIONS", "OPTIONS /in.php HTTP/1.1\r\nHost: x", 405, "bad-method"},
+		{"GET", "GET /../x HTTP/1.1\r\nHost: x", 400, "bad-path"},
+		{"GET", "GET /./in.php HTTP/1.1\r\nHost: x", 400, "bad-path"},
+		{"GET", "GET /%2e%2e/x HTTP/1.1\r\nHost: x", 400, "bad-path"},
+		{"GET", "GET /%2E%2E%2Fx HTTP/1.1\r\nHost: x", 400, "bad-path"},
+		{"GET", "GET /..%5cx HTTP/1.1\r\nHost: x", 400, "bad-path"},
+		{"GET", "GET /%252e%252e/x HTTP/1.1\r\nHost: x", 400, "bad-path"},
+		{"POST", "POST /a/..;/in.php HTTP/1.1\r\nHost: x\r\nContent-Length: 0", 400, "bad-path"},
+	} {
+		status, kind := rawRequest(t, p, tc.method, tc.head)
+		if status != tc.status || kind != tc.kind {
+			t.Errorf("%q = %d %q, want %d %q", tc.head, status, kind, tc.status, tc.kind)
+		}
+	}
+	if n := seen.Load(); n != 0 {
+		t.Errorf("upstream saw %d requests, want none", n)
+	}
+	// What the API does use still goes through, dots inside names included.
+	for _, head := range []string{"GET /res.php?action=get&id=1 HTTP/1.1\r\nHost: x", "POST /x..y/in.php HTTP/1.1\r\nHost: x\r\nContent-Length: 0"} {
+		if status, _ := rawRequest(t, p, "", head); status != http.StatusOK {
+			t.Errorf("%q = %d, want 200", head, status)
+		}
+	}
+	waitMetrics(t, client(t), p.URL,
+		`slotproxy_errors_total{endpoint="in.php",kind="bad-method",side="client"} 3`,
+		`slotproxy_errors_total{endpoint="other",kind="bad-path",side="client"} 5`)
+}

@@ -8,7 +8,10 @@
 //	slotproxy -tls-cert cert.pem -tls-key key.pem   # for clients that force https
 //
 // It forwards paths, queries, bodies and answers unchanged, apart from
-// slotguard's retries of NO_SLOT and the other capacity answers. It serves
+// slotguard's retries of NO_SLOT and the other capacity answers. It forwards
+// only what the provider's API uses: GET and POST (other methods, HEAD
+// included, are answered 405), and paths without "." or ".." segments,
+// encoded or not (400). It serves
 // /healthz and /metrics (Prometheus) at those exact paths on the same
 // listener, or on -admin-listen. It listens on loopback unless -public is
 // given, never logs a query string or a form (where the keys are), blanks
@@ -20,9 +23,9 @@
 // X-Slotproxy-Error header naming its kind, and /metrics counts it in
 // slotproxy_errors_total by whose failure it was:
 //
-//	side=client    the client's own: 408 client-timeout (its body stalled past
-//	               -read-timeout), 413 request-too-large, 499 client-gone
-//	               (counted; nobody reads it)
+//	side=client    the client's own: 400 bad-path, 405 bad-method, 408
+//	               client-timeout (its body stalled past -read-timeout), 413
+//	               request-too-large, 499 client-gone (counted; nobody reads it)
 //	side=proxy     refused, nothing sent: 503 circuit-open
 //	side=upstream  the request left: 502 upstream, 502 response-too-large,
 //	               504 timeout; a submit may have been accepted and billed

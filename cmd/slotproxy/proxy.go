@@ -126,7 +126,11 @@ func (p *proxy) serveProxy(w http.ResponseWriter, r *http.Request) {
 				"status", rec.status, "took", time.Since(start).Round(time.Microsecond))
 		}
 	}()
-	out, f := p.readBody(w, r)
+	f := checkRequest(rec.Header(), r)
+	out := r
+	if f == nil {
+		out, f = p.readBody(w, r)
+	}
 	if f != nil {
 		p.logger.Warn("slotproxy: request refused", "method", r.Method, "path", redact(r.URL.Path),
 			"status", f.status, "kind", f.kind)
