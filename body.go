@@ -24,8 +24,6 @@ const (
 	// so handing back a short answer (an accepted one is 15 to 40 bytes) costs
 	// one allocation.
 	inlineAnswer = 64
-	// defaultMaxReplayBody caps a request body buffered for replay.
-	defaultMaxReplayBody = 1 << 20
 )
 
 // peekPool holds the buffers answers are read into.

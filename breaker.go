@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"errors"
 	"math"
-	"net/http"
 	"sync/atomic"
 	"time"
 
@@ -46,34 +45,16 @@ func (e *OpenError) Error() string {
 // Is reports whether target is ErrCircuitOpen.
 func (e *OpenError) Is(target error) bool { return target == ErrCircuitOpen }
 
-// Breaker is an http.RoundTripper that fails submits fast through a
-// persistent slot outage. It reads each submit's answer: NO_SLOT counts as a
-// failure, an accepted task as a success, anything else as neither. When CB
-// opens, submits fail at once with an error matching ErrCircuitOpen, without
-// touching the network; after CB's timeout one probe goes through: accepted
-// closes it, NO_SLOT opens it again. A ban answer (ERROR: 1001, 1002, 1003)
-// holds the breaker open for the ban's published length whatever CB says.
-// Answers are handed back to the caller byte for byte.
-//
-// The zero value honours bans only. Build CB with BreakerSettings, or use
-// NewBreaker; CB may be shared between Breakers, so that several clients
-// with one API key see one outage.
-type Breaker struct {
-	// Base is the RoundTripper that sends the request; nil means
-	// http.DefaultTransport.
-	Base http.RoundTripper
-	// CB counts NO_SLOT answers; nil means no breaker beyond the bans. A
-	// breaker not built with BreakerSettings counts neutral answers (and
-	// cancelled attempts) as failures.
-	CB *gobreaker.TwoStepCircuitBreaker[struct{}]
-	// Provider selects how provider-specific answers are read.
-	Provider Provider
-
+// breaker is the circuit breaker that Transport and the Breaker stage run:
+// gobreaker's two-step breaker counting NO_SLOT answers (nil: none), and
+// the holds of the provider's bans, which keep it open whatever cb says.
+type breaker struct {
+	cb       *gobreaker.TwoStepCircuitBreaker[struct{}]
 	scale    float64 // Config.TimeScale, for the ban holds
 	ban      atomic.Pointer[banHold]
-	openFor  time.Duration // CB's timeout, when NewBreaker built it
-	openedAt atomic.Int64  // Unix nanoseconds of CB's last opening
-	opens    atomic.Int64  // CB's openings so far
+	openFor  time.Duration // cb's timeout, when newBreaker built it
+	openedAt atomic.Int64  // Unix nanoseconds of cb's last opening
+	opens    atomic.Int64  // cb's openings so far
 	logged   atomic.Int64  // openings already logged
 }
 
@@ -83,16 +64,14 @@ type banHold struct {
 }
 
 // Breaker defaults. The breaker is for outages, not for saturation: with
-// demand at twice an account's capacity about half of all attempts are
+// demand above an account's capacity about half of all attempts are
 // answered NO_SLOT, and runs of 10 in a row are common, so a breaker that
-// opened after 10 would cut off a working account (issue 2 measured 4
-// openings in 10 minutes and slot utilisation falling from 97 % to 62 %).
-// 30 NO_SLOT answers in a row are 15 s without a single free slot at the
-// default pace of 2 attempts/s: a 20-slot account with 10-30 s solves frees
-// a slot about every second, so that is an outage, not a busy account.
-// Open for 30 s, then one probe: in a full outage that is 30 + 1 + 1 NO_SLOT
-// answers in the first minute and 2 a minute after, far under the 120 that
-// get a key blocked (ERROR: 1001).
+// opened after 10 would cut off a working account. 30 NO_SLOT answers in a
+// row are 15 s without a single free slot at the default pace of 2
+// attempts/s, which is an outage, not a busy account. Open for 30 s, then
+// one probe: in a full outage that is 30 + 1 + 1 NO_SLOT answers in the
+// first minute and 2 a minute after, far under the 120 that get a key
+// blocked (ERROR: 1001).
 const (
 	defaultFailures = 30
 	defaultOpenFor  = 30 * time.Second
@@ -125,18 +104,10 @@ func BreakerSettings(cfg BreakerConfig) gobreaker.Settings {
 	}
 }
 
-// NewBreaker returns a Breaker over base with a breaker built from cfg (see
-// BreakerSettings). It reports an error naming the field when cfg is
-// invalid.
-func NewBreaker(base http.RoundTripper, cfg BreakerConfig) (*Breaker, error) {
-	if err := cfg.validate("BreakerConfig"); err != nil {
-		return nil, err
-	}
-	return newBreaker(base, cfg, 1), nil
-}
-
-func newBreaker(base http.RoundTripper, cfg BreakerConfig, scale float64) *Breaker {
-	b := &Breaker{Base: base, scale: scale}
+// newBreaker builds the breaker for cfg (valid), its durations divided by
+// scale.
+func newBreaker(cfg BreakerConfig, scale float64) *breaker {
+	b := &breaker{scale: scale}
 	if cfg.failures() == Unlimited {
 		return b
 	}
@@ -151,43 +122,22 @@ func newBreaker(base http.RoundTripper, cfg BreakerConfig, scale float64) *Break
 		}
 	}
 	b.openFor = st.Timeout
-	b.CB = gobreaker.NewTwoStepCircuitBreaker[struct{}](st)
+	b.cb = gobreaker.NewTwoStepCircuitBreaker[struct{}](st)
 	return b
-}
-
-// RoundTrip implements http.RoundTripper.
-func (b *Breaker) RoundTrip(req *http.Request) (*http.Response, error) {
-	base := baseOf(b.Base)
-	if !isSubmit(req) {
-		return base.RoundTrip(req)
-	}
-	done, err := b.allow()
-	if err != nil {
-		closeBody(req)
-		return nil, err
-	}
-	resp, err := base.RoundTrip(req)
-	if err != nil {
-		done(errNeutral)
-		return nil, err
-	}
-	resp, act := inspect(resp, b.Provider, nil)
-	b.report(done, act)
-	return resp, nil
 }
 
 func noop(error) {}
 
 // allow asks whether a submit may go now. On yes, the caller must call done
 // exactly once, through report or with errNeutral.
-func (b *Breaker) allow() (done func(error), err error) {
+func (b *breaker) allow() (done func(error), err error) {
 	if h := b.ban.Load(); h != nil && time.Now().Before(h.until) {
 		return nil, &OpenError{Code: h.code, Until: h.until}
 	}
-	if b.CB == nil {
+	if b.cb == nil {
 		return noop, nil
 	}
-	done, err = b.CB.Allow()
+	done, err = b.cb.Allow()
 	if err != nil {
 		e := &OpenError{}
 		if errors.Is(err, gobreaker.ErrOpenState) && b.openFor > 0 {
@@ -199,7 +149,7 @@ func (b *Breaker) allow() (done func(error), err error) {
 }
 
 // report tells the breaker what the answer was.
-func (b *Breaker) report(done func(error), act action) {
+func (b *breaker) report(done func(error), act action) {
 	switch act.verdict {
 	case verdictAccepted:
 		done(nil)
@@ -215,7 +165,7 @@ func (b *Breaker) report(done func(error), act action) {
 
 // holdFor holds the breaker open for d after a ban, unless a longer hold is
 // already in force.
-func (b *Breaker) holdFor(code string, d time.Duration) {
+func (b *breaker) holdFor(code string, d time.Duration) {
 	h := &banHold{code: code, until: time.Now().Add(d)}
 	for {
 		cur := b.ban.Load()
@@ -228,9 +178,9 @@ func (b *Breaker) holdFor(code string, d time.Duration) {
 	}
 }
 
-// newlyOpened reports, once per opening, that CB has opened since the last
+// newlyOpened reports, once per opening, that cb has opened since the last
 // call: for logging outside gobreaker's lock.
-func (b *Breaker) newlyOpened() bool {
+func (b *breaker) newlyOpened() bool {
 	n := b.opens.Load()
 	old := b.logged.Load()
 	return n != old && b.logged.CompareAndSwap(old, n)
@@ -238,14 +188,14 @@ func (b *Breaker) newlyOpened() bool {
 
 // state is the breaker's state as a dashboard sees it: open while a ban
 // holds.
-func (b *Breaker) state() gobreaker.State {
+func (b *breaker) state() gobreaker.State {
 	if h := b.ban.Load(); h != nil && time.Now().Before(h.until) {
 		return gobreaker.StateOpen
 	}
-	if b.CB == nil {
+	if b.cb == nil {
 		return gobreaker.StateClosed
 	}
-	return b.CB.State()
+	return b.cb.State()
 }
 
 // BreakerConfig configures the circuit breaker (see Breaker).

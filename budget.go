@@ -7,6 +7,14 @@ import (
 	"time"
 )
 
+// The ban budget's default lines, a margin below the provider's: 120
+// NO_SLOT answers a minute (ERROR: 1001) and 60 submits in 3 s
+// (MAX_USER_TURN).
+const (
+	DefaultNoSlotPerMinute = 110
+	DefaultSubmitsPer3s    = 50
+)
+
 // BudgetConfig sets the lines the local ban budget keeps the Transport's
 // submits under, each a margin below a line where the provider blocks the
 // key. Near a line the next attempt waits, cancellably, until the window
@@ -99,8 +107,8 @@ type localBudget struct {
 
 func newLocalBudget(c BudgetConfig, scale float64) *localBudget {
 	return &localBudget{
-		noSlotLine: cmp.Or(c.NoSlotPerMinute, 110),
-		submitLine: cmp.Or(c.SubmitsPer3s, 50),
+		noSlotLine: cmp.Or(c.NoSlotPerMinute, DefaultNoSlotPerMinute),
+		submitLine: cmp.Or(c.SubmitsPer3s, DefaultSubmitsPer3s),
 		freed:      make(chan struct{}),
 		noSlot:     newWindow(scaled(time.Minute, scale), 60),
 		answers:    newWindow(scaled(time.Minute, scale), 60),

@@ -7,6 +7,20 @@ import (
 	"time"
 )
 
+// Config defaults, where a zero field asks for them.
+const (
+	// defaultRate is the pace CaptchaAI's guide suggests for batches.
+	defaultRate  = 2
+	defaultBurst = 1
+	// defaultMaxInFlight: at the default pace an in.php answer would have
+	// to take 4 s for 8 attempts to be in flight; the bound is there for
+	// slow uploads and stalls, where piling up more requests helps nobody.
+	defaultMaxInFlight = 8
+	// defaultMaxReplayBody: the providers refuse images over 100 kB, and
+	// their base64 over about 135 kB.
+	defaultMaxReplayBody = 1 << 20
+)
+
 // Unlimited switches a bound off where a count is asked for:
 // MaxInFlight: Unlimited sends attempts without a bound, and
 // BreakerConfig{Failures: Unlimited} never opens on NO_SLOT answers (bans

@@ -11,22 +11,31 @@
 //
 // # The chain
 //
-// A submit is a request whose path ends in /in.php or /createTask. Each of
-// its attempts, retries included, passes the stages in this order:
+// A submit is a request whose path ends in /in.php or /createTask (see
+// IsSubmit). Each of its attempts, retries included, passes these stages in
+// this order:
 //
-//	SlotRetry loop ─▶ Breaker (allow?) ─▶ Pacer (token) ─▶ Limit (slot) ─▶ base RoundTripper
-//	      ▲                                                                       │
-//	      └──── classify the answer (codes.go): accepted / NO_SLOT / other ◀──────┘
+//	retry loop ─▶ breaker ─▶ ban budget ─▶ pacer ─────────▶ in-flight bound ─▶ base RoundTripper
+//	    ▲         (allow?)   (ban lines)   (hold, token)    (slot)                    │
+//	    └────── classify the answer: accepted / NO_SLOT / capacity / other ◀──────────┘
 //
 // The order matters:
 //
 //   - The breaker comes first, so that while it is open a submit fails at
-//     once with ErrCircuitOpen, spending neither a pacer token nor a request.
+//     once with ErrCircuitOpen, spending neither budget nor a pacer token
+//     nor a request.
+//   - The ban budget (BudgetConfig) admits an attempt only while the NO_SLOT
+//     answers of the last minute, counting those still in flight, and the
+//     submits of the last 3 s stay under the provider's ban lines.
 //   - Every attempt takes a pacer token: retries never burst past the rate.
+//     After MAX_USER_TURN the pacer holds every submit for the provider's
+//     10 s first.
 //   - The in-flight bound comes last, so it counts only attempts on the wire.
 //
-// Everything else (res.php polls, balance checks) goes straight to the base
-// RoundTripper, untouched.
+// With Config.Shared, the breaker, the budget and the pacer each also ask
+// their fleet-wide part (see the redisguard module). Everything else
+// (res.php polls, balance checks) goes straight to the base RoundTripper,
+// untouched, unless Config.Polls paces polls.
 //
 // # Reading answers on purpose
 //
@@ -61,8 +70,11 @@
 // Pacer, SlotRetry, Breaker and Limit are each an http.RoundTripper with a
 // Base field, holding the dependency's own type (*rate.Limiter,
 // *gobreaker.TwoStepCircuitBreaker, *semaphore.Weighted) so that one limiter
-// or breaker can be shared between clients. Transport composes them without
-// nesting, so an answer is read once per attempt.
+// or breaker can be shared between clients. They are thin adapters over the
+// components Transport runs (stages.go); Transport runs the components
+// without nesting the stages, so an answer is read once per attempt, and
+// adds what no stage has alone: the ban budget, adaptive pacing, the
+// schedule, poll pacing and shared state.
 //
 // A Transport starts no goroutines, needs no Close and is safe for
 // concurrent use. Cancelling a request's context ends any wait at once; the

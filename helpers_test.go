@@ -69,7 +69,7 @@ func (s *script) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Body != nil {
 		body, _ = io.ReadAll(r.Body)
 	}
-	if !isSubmit(r) {
+	if !IsSubmit(r) {
 		s.mu.Lock()
 		s.polls++
 		s.mu.Unlock()

@@ -4,46 +4,54 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"net/http"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
 )
 
-// Pacer is an http.RoundTripper that spaces submit attempts (in.php and
-// createTask requests) with a token bucket, so that a burst of callers, or a
-// burst of retries, never reaches the provider faster than the limiter allows.
-// Other requests (res.php polls, balance checks) pass straight through.
-//
-// The zero value passes everything through unpaced. Limiter may be shared
-// between Pacers, and with any other user of the same *rate.Limiter, to pace
-// several clients that use one API key.
-type Pacer struct {
-	// Base is the RoundTripper that sends the request; nil means
-	// http.DefaultTransport.
-	Base http.RoundTripper
-	// Limiter paces submit attempts, one token each; nil means no pacing.
-	Limiter *rate.Limiter
-
-	// moving is set when the limit moves (Adaptive, Schedule).
+// pacer spaces submit attempts with a token bucket (Config.Rate and Burst).
+// A nil lim paces nothing.
+type pacer struct {
+	lim *rate.Limiter
+	// moving is set when the limit moves (Adaptive, Schedule): waits then
+	// reserve nothing (see waitMoving).
 	moving bool
-	// holdUntil (Unix nanoseconds, 0: none) holds every submit until then:
-	// set after MAX_USER_TURN, which refuses all submits for 10 s.
-	holdUntil atomic.Int64
 }
 
-// RoundTrip implements http.RoundTripper.
-func (p *Pacer) RoundTrip(req *http.Request) (*http.Response, error) {
-	base := baseOf(p.Base)
-	if !isSubmit(req) {
-		return base.RoundTrip(req)
+// errTokenAfterDeadline is the pacer's refusal when the next token would
+// come after the request's deadline (rate.Limiter says so at once, without
+// waiting).
+var errTokenAfterDeadline = fmt.Errorf("slotguard: pacer: the next token comes after the request's deadline: %w", context.DeadlineExceeded)
+
+// newLimiter builds the pacer's limiter for Rate and Burst; Rate +Inf
+// switches pacing off.
+func newLimiter(r float64, burst int) *rate.Limiter {
+	if math.IsInf(r, 1) {
+		return nil
 	}
-	if _, err := p.wait(req.Context()); err != nil {
-		closeBody(req)
-		return nil, err
+	return rate.NewLimiter(rate.Limit(r), burst)
+}
+
+// wait blocks until one token is taken, and reports how long it waited.
+// The error is ctx.Err() when ctx ends first, or errTokenAfterDeadline.
+func (p *pacer) wait(ctx context.Context) (time.Duration, error) {
+	lim := p.lim
+	if lim == nil || lim.Allow() {
+		// The fast path: a token is there, so no clock reading and no timer.
+		return 0, nil
 	}
-	return base.RoundTrip(req)
+	start := time.Now()
+	var err error
+	if p.moving {
+		err = waitMoving(ctx, lim)
+	} else {
+		err = lim.Wait(ctx)
+	}
+	waited := time.Since(start)
+	if err != nil && ctx.Err() == nil {
+		return waited, errTokenAfterDeadline
+	}
+	return waited, err
 }
 
 // waitMoving waits for a token of a limiter whose rate moves. A plain
@@ -65,64 +73,10 @@ func waitMoving(ctx context.Context, lim *rate.Limiter) error {
 		}
 		d = max(d, 1)
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
-			return fmt.Errorf("slotguard: pacer: the next token comes after the request's deadline: %w", context.DeadlineExceeded)
+			return errTokenAfterDeadline
 		}
 		if err := sleep(ctx, d); err != nil {
 			return err
 		}
 	}
-}
-
-// holdFor holds every submit for d from now, unless a longer hold is already
-// in force.
-func (p *Pacer) holdFor(d time.Duration) {
-	until := time.Now().Add(d).UnixNano()
-	for {
-		cur := p.holdUntil.Load()
-		if cur >= until || p.holdUntil.CompareAndSwap(cur, until) {
-			return
-		}
-	}
-}
-
-// wait blocks until the submit may go: past any hold, then one token. It
-// reports how long it waited. The error is ctx.Err() when ctx ends first, or
-// one that matches context.DeadlineExceeded when the token would come after
-// ctx's deadline (rate.Limiter reports that at once, without waiting).
-func (p *Pacer) wait(ctx context.Context) (time.Duration, error) {
-	var waited time.Duration
-	if until := p.holdUntil.Load(); until != 0 {
-		if d := time.Until(time.Unix(0, until)); d > 0 {
-			if err := sleep(ctx, d); err != nil {
-				return d, err
-			}
-			waited = d
-		}
-	}
-	lim := p.Limiter
-	if lim == nil || lim.Allow() {
-		// The fast path: a token is there, so no clock reading and no timer.
-		return waited, nil
-	}
-	start := time.Now()
-	var err error
-	if p.moving {
-		err = waitMoving(ctx, lim)
-	} else {
-		err = lim.Wait(ctx)
-	}
-	waited += time.Since(start)
-	if err != nil && ctx.Err() == nil {
-		return waited, fmt.Errorf("slotguard: pacer: the next token comes after the request's deadline: %w", context.DeadlineExceeded)
-	}
-	return waited, err
-}
-
-// newLimiter builds the pacer's limiter for Rate and Burst; Rate +Inf
-// switches pacing off.
-func newLimiter(r float64, burst int) *rate.Limiter {
-	if math.IsInf(r, 1) {
-		return nil
-	}
-	return rate.NewLimiter(rate.Limit(r), burst)
 }

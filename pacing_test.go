@@ -242,7 +242,7 @@ func TestPollPacing(t *testing.T) {
 		ready := false
 		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			io.Copy(io.Discard, r.Body)
-			if isSubmit(r) {
+			if IsSubmit(r) {
 				if strings.Contains(r.URL.RawQuery, "method=post") {
 					io.WriteString(w, "OK|2")
 					return

@@ -15,14 +15,10 @@ import (
 // submit adds Increase, between Floor and the ceiling (Rate, or the
 // schedule's rate for the hour). Demand above an account's capacity then
 // settles near the pace at which its slots free, so fewer attempts are
-// wasted on NO_SLOT.
-//
-// It trades a little utilisation for attempts. On a 20-slot account with
-// 10-30 s solves and 50 workers (twice its capacity), over 10 minutes and
-// 3 seeds, the defaults kept slots 97 % busy at 2.0 attempts per accepted
-// task; Adaptive keeps them 94.5-95 % busy at 1.43-1.45. Of the factors
-// tried (0.5 to 0.9, with increases from a twentieth to a fifth of Rate),
-// 0.75 and an eighth sat best between the two. It is therefore opt-in.
+// wasted on NO_SLOT, for a little less of the account's capacity used: the
+// trade is measured by cmd/slotbench (policy slotguard-adaptive), and the
+// defaults are the factors that sat best between the two there. It is
+// therefore opt-in.
 type Adaptive struct {
 	// Enabled switches adaptive pacing on. The zero value: off.
 	Enabled bool
@@ -217,8 +213,8 @@ func (t *Transport) rate() float64 {
 	switch {
 	case t.rc != nil:
 		r = t.rc.rate()
-	case t.pacer.Limiter != nil:
-		r = float64(t.pacer.Limiter.Limit())
+	case t.pacer.lim != nil:
+		r = float64(t.pacer.lim.Limit())
 	default:
 		return math.Inf(1)
 	}

@@ -8,81 +8,9 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http"
-	"sync"
+	"sync/atomic"
 	"time"
 )
-
-// SlotRetry is an http.RoundTripper that retries submits (in.php and
-// createTask requests) answered NO_SLOT, or with another answer that proves
-// the task was not accepted, after the Backoff's waits. It reads the answer
-// on purpose, a bounded prefix of it, and hands the caller back the very
-// bytes the provider sent: the accepted answer, a final error, or the last
-// capacity answer when the attempts run out. It never retries what may have
-// been accepted: a transport error, an HTTP 5xx, an unreadable answer.
-//
-// The request body is replayed byte for byte on each retry, through
-// GetBody when the request has it, otherwise from a copy made once, up to
-// MaxReplayBody bytes (a longer body is sent once, never retried).
-//
-// SlotRetry alone neither paces nor breaks; Transport adds both. The zero
-// value uses the Backoff defaults.
-type SlotRetry struct {
-	// Base is the RoundTripper that sends the request; nil means
-	// http.DefaultTransport.
-	Base http.RoundTripper
-	// Backoff is the wait between attempts. An invalid Backoff makes
-	// RoundTrip fail with an error naming the field.
-	Backoff Backoff
-	// Provider selects how provider-specific answers are read.
-	Provider Provider
-	// MaxReplayBody caps a body buffered for replay. 0: 1 MiB.
-	MaxReplayBody int64
-	// Logger receives a debug record for each retry. nil: silent.
-	Logger *slog.Logger
-
-	once  sync.Once
-	r     retrier
-	err   error
-	stats counters
-}
-
-// RoundTrip implements http.RoundTripper.
-func (s *SlotRetry) RoundTrip(req *http.Request) (*http.Response, error) {
-	if !isSubmit(req) {
-		return baseOf(s.Base).RoundTrip(req)
-	}
-	s.once.Do(func() {
-		if s.err = s.Backoff.validate("Backoff"); s.err != nil || s.MaxReplayBody < 0 {
-			if s.err == nil {
-				s.err = fieldError("MaxReplayBody", s.MaxReplayBody, "must not be negative")
-			}
-			return
-		}
-		s.r = retrier{
-			backoff:  s.Backoff.compile(1),
-			provider: s.Provider,
-			logger:   s.Logger,
-			maxBody:  cmp.Or(s.MaxReplayBody, defaultMaxReplayBody),
-			userTurn: userTurnWait,
-			stats:    &s.stats,
-		}
-	})
-	if s.err != nil {
-		closeBody(req)
-		return nil, s.err
-	}
-	return s.r.do(req, s)
-}
-
-func (s *SlotRetry) attempt(_ context.Context, req *http.Request) (*http.Response, action, error) {
-	s.stats.attempts.Add(1)
-	resp, err := baseOf(s.Base).RoundTrip(req)
-	if err != nil {
-		return nil, action{}, err
-	}
-	resp, act := inspect(resp, s.Provider, nil)
-	return resp, act, nil
-}
 
 // attempter sends one attempt and classifies its answer.
 type attempter interface {
@@ -95,9 +23,11 @@ type retrier struct {
 	provider Provider
 	logger   *slog.Logger
 	maxBody  int64
-	userTurn time.Duration         // MAX_USER_TURN's hold, scaled
-	stats    *counters             // never nil
-	holdAll  func(d time.Duration) // holds every submit (the pacer); may be nil
+	userTurn time.Duration // MAX_USER_TURN's hold, scaled
+	stats    *counters     // never nil
+	// hold holds every submit after MAX_USER_TURN; the attempter waits
+	// for it before each attempt.
+	hold hold
 }
 
 // do runs req's attempts through a until one is handed back.
@@ -120,24 +50,8 @@ func (r *retrier) do(req *http.Request, a attempter) (*http.Response, error) {
 			return nil, err
 		}
 		st.count(act)
-		var wait time.Duration
-		switch act.verdict {
-		case verdictNoSlot, verdictCapacity:
-			waits++
-			wait = r.backoff.delay(waits)
-		case verdictRetryAfter:
-			// The server said when to come back; a cap keeps a careless
-			// or hostile Retry-After from parking the request for hours
-			// (go-retryablehttp #247, #295).
-			wait = min(act.hold, time.Duration(r.backoff.max))
-		case verdictUserTurn:
-			// The provider refuses every submit for 10 s: hold them all,
-			// this retry included.
-			wait = r.userTurn
-			if r.holdAll != nil {
-				r.holdAll(wait)
-			}
-		default:
+		wait, retry := r.wait(act, &waits)
+		if !retry {
 			return resp, nil
 		}
 		if attempt >= r.backoff.attempts || !replay.ok {
@@ -167,6 +81,27 @@ func (r *retrier) do(req *http.Request, a attempter) (*http.Response, error) {
 	}
 }
 
+// wait says whether an answer is retried, and after how long; waits counts
+// the backoff waits so far.
+func (r *retrier) wait(act action, waits *int) (time.Duration, bool) {
+	switch act.verdict {
+	case verdictNoSlot, verdictCapacity:
+		*waits++
+		return r.backoff.delay(*waits), true
+	case verdictRetryAfter:
+		// The server said when to come back; a cap keeps a careless or
+		// hostile Retry-After from parking the request for hours
+		// (go-retryablehttp #247, #295).
+		return min(act.hold, time.Duration(r.backoff.max)), true
+	case verdictUserTurn:
+		// The provider refuses every submit for 10 s: hold them all, this
+		// retry included.
+		r.hold.set(r.userTurn)
+		return r.userTurn, true
+	}
+	return 0, false
+}
+
 func (r *retrier) logRetry(ctx context.Context, attempt int, code string, wait time.Duration) {
 	if r.logger == nil || !r.logger.Enabled(ctx, slog.LevelDebug) {
 		return
@@ -182,6 +117,14 @@ func (r *retrier) logOpen(ctx context.Context, openFor time.Duration) {
 	r.logger.LogAttrs(ctx, slog.LevelWarn, "slotguard: breaker opened on consecutive NO_SLOT answers",
 		slog.Duration("open_for", openFor))
 }
+
+// Backoff defaults: CaptchaAI's advice.
+const (
+	defaultInitial    = 3 * time.Second
+	defaultMultiplier = 1.5
+	defaultMax        = 15 * time.Second
+	defaultAttempts   = 5
+)
 
 // Backoff is the wait between NO_SLOT answers and the next attempt: Initial,
 // then each wait Multiplier times the last, never more than Max. The zero
@@ -223,9 +166,9 @@ func (b Backoff) validate(name string) error {
 		return fieldError(name+".Multiplier", b.Multiplier, "must be at least 1 (0: 1.5)")
 	case b.Max < 0:
 		return fieldError(name+".Max", b.Max, "must not be negative")
-	case cmp.Or(b.Max, 15*time.Second) < cmp.Or(b.Initial, 3*time.Second):
-		return fieldError(name+".Max", cmp.Or(b.Max, 15*time.Second),
-			fmt.Sprintf("must be at least Initial (%v)", cmp.Or(b.Initial, 3*time.Second)))
+	case cmp.Or(b.Max, defaultMax) < cmp.Or(b.Initial, defaultInitial):
+		return fieldError(name+".Max", cmp.Or(b.Max, defaultMax),
+			fmt.Sprintf("must be at least Initial (%v)", cmp.Or(b.Initial, defaultInitial)))
 	case b.Attempts < 0:
 		return fieldError(name+".Attempts", b.Attempts, "must not be negative (1: never retry)")
 	case math.IsNaN(b.Jitter) || b.Jitter < 0 || b.Jitter > 1:
@@ -241,10 +184,10 @@ func (b Backoff) compile(scale float64) backoff {
 		r = rand.Float64
 	}
 	return backoff{
-		initial:  float64(scaled(cmp.Or(b.Initial, 3*time.Second), scale)),
-		max:      float64(scaled(cmp.Or(b.Max, 15*time.Second), scale)),
-		mult:     cmp.Or(b.Multiplier, 1.5),
-		attempts: cmp.Or(b.Attempts, 5),
+		initial:  float64(scaled(cmp.Or(b.Initial, defaultInitial), scale)),
+		max:      float64(scaled(cmp.Or(b.Max, defaultMax), scale)),
+		mult:     cmp.Or(b.Multiplier, defaultMultiplier),
+		attempts: cmp.Or(b.Attempts, defaultAttempts),
 		jitter:   b.Jitter,
 		rand:     r,
 	}
@@ -261,4 +204,36 @@ func (b *backoff) delay(n int) time.Duration {
 		d -= d * b.jitter * b.rand()
 	}
 	return time.Duration(d)
+}
+
+// hold holds every submit until a moment: set after MAX_USER_TURN, which
+// refuses all of a key's submits for 10 s.
+type hold struct {
+	until atomic.Int64 // Unix nanoseconds; 0: none
+}
+
+// set holds every submit for d from now, unless a longer hold is already
+// in force.
+func (h *hold) set(d time.Duration) {
+	until := time.Now().Add(d).UnixNano()
+	for {
+		cur := h.until.Load()
+		if cur >= until || h.until.CompareAndSwap(cur, until) {
+			return
+		}
+	}
+}
+
+// wait blocks until the hold is over, or ctx ends, and reports how long it
+// waited. Without a hold it takes no clock reading.
+func (h *hold) wait(ctx context.Context) (time.Duration, error) {
+	until := h.until.Load()
+	if until == 0 {
+		return 0, nil
+	}
+	d := time.Until(time.Unix(0, until))
+	if d <= 0 {
+		return 0, nil
+	}
+	return d, sleep(ctx, d)
 }

@@ -130,7 +130,7 @@ func TestBreakerNeutralProbe(t *testing.T) {
 		if _, err := tr.RoundTrip(submitReq(t).WithContext(ctx)); !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("probe: err = %v, want DeadlineExceeded", err)
 		}
-		tr.pacer.Limiter.SetLimit(rate.Inf)
+		tr.pacer.lim.SetLimit(rate.Inf)
 		for _, want := range []string{"ERROR_BAD_PARAMETERS", "OK|1"} {
 			resp, err := tr.RoundTrip(submitReq(t))
 			if err != nil {
@@ -196,7 +196,7 @@ func TestConcurrentUse(t *testing.T) {
 			t.Errorf("Stats = %+v, want 40 submits and none in flight", st)
 		}
 		for range 4 {
-			if !tr.sem.TryAcquire(1) {
+			if !tr.bound.sem.TryAcquire(1) {
 				t.Fatal("a semaphore unit leaked")
 			}
 		}

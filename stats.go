@@ -63,7 +63,7 @@ func (t *Transport) Stats() Stats {
 		FailedFast:      st.failedFast.Load(),
 		Breaker:         t.breaker.state(),
 		BreakerOpens:    t.breaker.opens.Load(),
-		InFlight:        st.inFlight.Load(),
+		InFlight:        t.bound.inFlight.Load(),
 		PacerWait:       time.Duration(st.pacerWait.Load()),
 		LimitWait:       time.Duration(st.limitWait.Load()),
 		BackoffWait:     time.Duration(st.backoffWait.Load()),
@@ -72,13 +72,13 @@ func (t *Transport) Stats() Stats {
 
 // counters are a Transport's Stats as they run.
 type counters struct {
-	submits, attempts, accepted, retries  atomic.Int64
-	transportErrors, failedFast, inFlight atomic.Int64
-	pacerWait, limitWait, backoffWait     atomic.Int64 // nanoseconds
-	budgetWait, pollWait                  atomic.Int64 // nanoseconds
-	polls                                 atomic.Int64
-	mu                                    sync.Mutex
-	answers                               map[string]int64
+	submits, attempts, accepted, retries atomic.Int64
+	transportErrors, failedFast          atomic.Int64
+	pacerWait, limitWait, backoffWait    atomic.Int64 // nanoseconds
+	budgetWait, pollWait                 atomic.Int64 // nanoseconds
+	polls                                atomic.Int64
+	mu                                   sync.Mutex
+	answers                              map[string]int64
 }
 
 // maxCodes bounds the distinct codes Stats.Answers keeps; later new ones

@@ -13,26 +13,19 @@ import (
 	"golang.org/x/sync/semaphore"
 )
 
-// defaultMaxInFlight bounds submit attempts in flight when Config leaves
-// MaxInFlight zero. At the default pace of 2 attempts/s an in.php answer
-// would have to take 4 s for 8 to be in flight; the bound is there for the
-// slow uploads and stalls, where piling up more requests helps nobody.
-const defaultMaxInFlight = 8
-
-// Transport is the slotguard chain, an http.RoundTripper. For each submit
-// (a request whose path ends in /in.php or /createTask) it runs, per attempt:
-// the breaker (fail fast while open), the pacer (wait for a token), the
-// in-flight bound (wait for a slot), then Base; it reads the answer and
-// retries NO_SLOT and the other capacity answers with backoff. Every other
-// request goes straight to Base.
+// Transport is the slotguard chain, an http.RoundTripper: for each submit
+// it runs the stages drawn in the package overview (breaker, ban budget,
+// pacer, in-flight bound, then base), reads the answer and retries NO_SLOT
+// and the other capacity answers with backoff. Every other request goes
+// straight to base, or through poll pacing when Config.Polls asks for it.
 //
 // A Transport is safe for concurrent use, starts no goroutines and needs no
 // Close. Build it with New.
 type Transport struct {
 	base    http.RoundTripper
-	pacer   *Pacer
-	sem     *semaphore.Weighted // nil: no bound
-	breaker *Breaker
+	pacer   pacer
+	bound   bound
+	breaker *breaker
 	budget  *localBudget
 	rc      *rateControl // nil: the rate never moves
 	polls   *pollPacer   // nil: polls pass untouched
@@ -50,46 +43,43 @@ func New(base http.RoundTripper, cfg Config) (*Transport, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	base = baseOf(base)
 	scale := cfg.TimeScale
+	r := cmp.Or(cfg.Rate, defaultRate) * max(scale, 1)
+	lim := newLimiter(r, cmp.Or(cfg.Burst, defaultBurst))
 	t := &Transport{
-		base:    base,
-		pacer:   &Pacer{Base: base},
-		breaker: newBreaker(base, cfg.Breaker, scale),
+		base:    baseOr(base),
+		breaker: newBreaker(cfg.Breaker, scale),
 		budget:  newLocalBudget(cfg.Budget, scale),
+		rc:      newRateControl(cfg, r, lim, scale),
 		shared:  cfg.Shared,
 		scale:   scale,
+		retry: retrier{
+			backoff:  cfg.Retry.compile(scale),
+			provider: cfg.Provider,
+			logger:   cfg.Logger,
+			maxBody:  cmp.Or(cfg.MaxReplayBody, defaultMaxReplayBody),
+			userTurn: scaled(userTurnWait, scale),
+		},
 	}
-	r := cmp.Or(cfg.Rate, 2) * max(scale, 1)
-	t.pacer.Limiter = newLimiter(r, cmp.Or(cfg.Burst, 1))
-	t.rc = newRateControl(cfg, r, t.pacer.Limiter, scale)
-	t.pacer.moving = t.rc != nil
+	t.pacer = pacer{lim: lim, moving: t.rc != nil}
 	if n := cmp.Or(cfg.MaxInFlight, defaultMaxInFlight); n != Unlimited {
-		t.sem = semaphore.NewWeighted(int64(n))
+		t.bound.sem = semaphore.NewWeighted(int64(n))
 	}
 	if cfg.Polls.Enabled {
 		t.polls = newPollPacer(cfg.Polls, scale)
 	}
-	t.breaker.Provider = cfg.Provider
-	t.retry = retrier{
-		backoff:  cfg.Retry.compile(scale),
-		provider: cfg.Provider,
-		logger:   cfg.Logger,
-		maxBody:  cmp.Or(cfg.MaxReplayBody, defaultMaxReplayBody),
-		userTurn: scaled(userTurnWait, scale),
-		stats:    &t.stats,
-		holdAll:  t.pacer.holdFor,
-	}
+	t.retry.stats = &t.stats
 	return t, nil
 }
 
 // RoundTrip implements http.RoundTripper. A submit's response is the
 // provider's answer byte for byte: the accepted one, a final error, or the
 // last capacity answer when the attempts ran out. The error matches
-// ErrCircuitOpen while the breaker is open, and ctx.Err() when the request's
-// context ends during a wait.
+// ErrCircuitOpen while the breaker is open, the context's error when the
+// request's context ends during a wait, and ErrNotSent whenever the
+// provider cannot have accepted the submit.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if !isSubmit(req) {
+	if !IsSubmit(req) {
 		if t.polls != nil {
 			return t.polls.roundTrip(t, req)
 		}
@@ -98,22 +88,19 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return t.retry.do(req, t)
 }
 
-// Indexes into Transport.down.
-const (
-	sharedPacer = iota
-	sharedBudget
-	sharedBreaker
-)
-
 // attempt sends one attempt through breaker, budget, pacer and in-flight
-// bound. On an early return it closes req's body, which Base never saw.
+// bound. Until base has req, req's body is its to close.
 func (t *Transport) attempt(ctx context.Context, req *http.Request) (*http.Response, action, error) {
+	sent := false
+	defer func() {
+		if !sent {
+			closeBody(req)
+		}
+	}()
 	st := &t.stats
 	var ad admission
 	var err error
-	ad.done, ad.probe, err = t.allow(ctx)
-	if err != nil {
-		closeBody(req)
+	if ad.done, ad.probe, err = t.allow(ctx); err != nil {
 		return nil, action{}, notSent(err)
 	}
 	err = t.admit(ctx, &ad)
@@ -122,29 +109,35 @@ func (t *Transport) attempt(ctx context.Context, req *http.Request) (*http.Respo
 	}
 	if err == nil {
 		var waited time.Duration
-		waited, err = acquire(ctx, t.sem)
+		waited, err = t.bound.acquire(ctx)
 		st.limitWait.Add(int64(waited))
 	}
 	if err != nil {
 		t.finish(ctx, &ad, action{verdict: verdictUnsent})
-		closeBody(req)
 		return nil, action{}, notSent(err)
 	}
-	st.inFlight.Add(1)
 	st.attempts.Add(1)
+	sent = true
 	resp, err := t.base.RoundTrip(req)
 	if err != nil {
-		t.release()
+		t.bound.release()
 		st.transportErrors.Add(1)
 		t.finish(ctx, &ad, action{verdict: verdictLost})
 		return nil, action{}, err
 	}
-	resp, act := inspect(resp, t.retry.provider, t)
+	resp, act := inspect(resp, t.retry.provider, &t.bound)
 	if t.polls != nil && act.verdict == verdictAccepted {
 		t.polls.submitted(req, resp)
 	}
 	t.finish(ctx, &ad, act)
 	return resp, act, nil
+}
+
+// admission is what let an attempt through, to be told its outcome.
+type admission struct {
+	done          func(error) // the local breaker's
+	probe         bool        // the shared breaker's probe
+	local, shared bool        // admitted by the local and the shared budget
 }
 
 // allow asks the local breaker, then the shared one.
@@ -159,28 +152,21 @@ func (t *Transport) allow(ctx context.Context) (done func(error), probe bool, er
 		return done, false, nil
 	}
 	probe, err = sb.Allow(ctx)
-	switch {
-	case err == nil:
-		t.sharedUp(ctx, sharedBreaker)
-	case errors.Is(err, ErrCircuitOpen):
+	if errors.Is(err, ErrCircuitOpen) {
 		t.sharedUp(ctx, sharedBreaker)
 		t.stats.failedFast.Add(1)
 		done(errNeutral)
 		return nil, false, err
-	case ctx.Err() != nil:
-		done(errNeutral)
-		return nil, false, ctx.Err()
-	default:
-		t.sharedDown(ctx, sharedBreaker, err)
 	}
-	return done, probe, nil
-}
-
-// admission is what let an attempt through, to be told its outcome.
-type admission struct {
-	done          func(error) // the local breaker's
-	probe         bool        // the shared breaker's probe
-	local, shared bool        // admitted by the local and the shared budget
+	switch err := t.sharedResult(ctx, sharedBreaker, err); err {
+	case nil:
+		return done, probe, nil
+	case errSharedDown:
+		return done, false, nil
+	default:
+		done(errNeutral)
+		return nil, false, err
+	}
 }
 
 // admit waits for the local ban budget, then the shared one.
@@ -202,21 +188,25 @@ func (t *Transport) admit(ctx context.Context, ad *admission) error {
 	start := time.Now()
 	err := sb.Admit(ctx)
 	t.stats.budgetWait.Add(int64(time.Since(start)))
-	switch {
-	case err == nil:
-		t.sharedUp(ctx, sharedBudget)
+	switch err := t.sharedResult(ctx, sharedBudget, err); err {
+	case nil:
 		ad.shared = true
 		return nil
-	case ctx.Err() != nil:
-		return ctx.Err()
+	case errSharedDown:
+		return nil
+	default:
+		return err
 	}
-	t.sharedDown(ctx, sharedBudget, err)
-	return nil
 }
 
-// pace waits for a token: the shared pacer's when there is one and it
-// answers, the local one's otherwise.
+// pace waits out any MAX_USER_TURN hold, then for a token: the shared
+// pacer's when there is one and it answers, the local one's otherwise.
 func (t *Transport) pace(ctx context.Context) error {
+	waited, err := t.retry.hold.wait(ctx)
+	t.stats.pacerWait.Add(int64(waited))
+	if err != nil {
+		return err
+	}
 	if t.rc != nil {
 		t.rc.tick(time.Now())
 	}
@@ -224,16 +214,11 @@ func (t *Transport) pace(ctx context.Context) error {
 		start := time.Now()
 		err := sp.Wait(ctx)
 		t.stats.pacerWait.Add(int64(time.Since(start)))
-		switch {
-		case err == nil:
-			t.sharedUp(ctx, sharedPacer)
-			return nil
-		case ctx.Err() != nil:
-			return ctx.Err()
+		if err := t.sharedResult(ctx, sharedPacer, err); err != errSharedDown {
+			return err
 		}
-		t.sharedDown(ctx, sharedPacer, err)
 	}
-	waited, err := t.pacer.wait(ctx)
+	waited, err = t.pacer.wait(ctx)
 	t.stats.pacerWait.Add(int64(waited))
 	return err
 }
@@ -251,7 +236,6 @@ func (t *Transport) finish(ctx context.Context, ad *admission, act action) {
 		t.rc.observe(act.verdict)
 	}
 	t.breaker.report(ad.done, act)
-	probe := ad.probe
 	opened := act.verdict == verdictNoSlot && t.breaker.newlyOpened()
 	if opened {
 		t.retry.logOpen(ctx, t.breaker.openFor)
@@ -263,10 +247,10 @@ func (t *Transport) finish(ctx context.Context, ad *admission, act action) {
 	var err error
 	switch {
 	case act.verdict == verdictBan:
-		err = sb.Open(ctx, time.Now().Add(scaled(act.hold, t.breaker.scale)), act.code)
-	case opened || probe && act.verdict == verdictNoSlot:
+		err = sb.Open(ctx, time.Now().Add(scaled(act.hold, t.scale)), act.code)
+	case opened || ad.probe && act.verdict == verdictNoSlot:
 		err = sb.Open(ctx, time.Now().Add(t.breaker.openFor), "")
-	case probe && act.verdict == verdictAccepted:
+	case ad.probe && act.verdict == verdictAccepted:
 		err = sb.Close(ctx)
 	}
 	if err != nil && ctx.Err() == nil {
@@ -274,7 +258,34 @@ func (t *Transport) finish(ctx context.Context, ad *admission, act action) {
 	}
 }
 
+// The shared parts, as indexes into Transport.down.
+const (
+	sharedPacer = iota
+	sharedBudget
+	sharedBreaker
+)
+
 var sharedNames = [...]string{"pacer", "budget", "breaker"}
+
+// errSharedDown is sharedResult's word for "the part failed: go on with the
+// local limits". It never reaches the caller.
+var errSharedDown = errors.New("slotguard: shared state unavailable")
+
+// sharedResult sorts the error of a call to a shared part: nil when the
+// part answered; the context's error when the request's context ended;
+// errSharedDown otherwise, after noting the part down (logged once per
+// outage), so that the attempt goes on with the local limits alone.
+func (t *Transport) sharedResult(ctx context.Context, part int, err error) error {
+	switch {
+	case err == nil:
+		t.sharedUp(ctx, part)
+		return nil
+	case ctx.Err() != nil:
+		return ctx.Err()
+	}
+	t.sharedDown(ctx, part, err)
+	return errSharedDown
+}
 
 // sharedDown notes a failing shared part and logs it once per outage.
 func (t *Transport) sharedDown(ctx context.Context, part int, err error) {
@@ -292,21 +303,16 @@ func (t *Transport) sharedUp(ctx context.Context, part int) {
 	}
 }
 
-// release ends an attempt's hold on the in-flight bound.
-func (t *Transport) release() {
-	t.stats.inFlight.Add(-1)
-	if t.sem != nil {
-		t.sem.Release(1)
-	}
-}
-
-// isSubmit reports whether req submits a task: in.php or createTask.
-func isSubmit(req *http.Request) bool {
+// IsSubmit reports whether req submits a task, the requests slotguard
+// paces and retries: its path ends in /in.php (2captcha's API v1) or
+// /createTask (API v2).
+func IsSubmit(req *http.Request) bool {
 	p := req.URL.Path
 	return strings.HasSuffix(p, "/in.php") || strings.HasSuffix(p, "/createTask")
 }
 
-func baseOf(rt http.RoundTripper) http.RoundTripper {
+// baseOr is rt, or http.DefaultTransport when rt is nil.
+func baseOr(rt http.RoundTripper) http.RoundTripper {
 	if rt == nil {
 		return http.DefaultTransport
 	}

@@ -197,28 +197,41 @@ func TestMaxUserTurn(t *testing.T) {
 	})
 }
 
+// TestMaxUserTurnHoldsOthers: after MAX_USER_TURN every submit waits out the
+// provider's 10 s, through a Transport and through SlotRetry alone.
 func TestMaxUserTurnHoldsOthers(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		s := answers(CodeUserTurn, "OK|1")
-		tr := mustNew(t, memRT{s}, noPacing)
-		go func() {
-			resp, err := tr.RoundTrip(submitReq(t))
-			if err == nil {
+	for _, stage := range []string{"Transport", "SlotRetry"} {
+		t.Run(stage, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				s := answers(CodeUserTurn, "OK|1")
+				var rt http.RoundTripper = &SlotRetry{Base: memRT{s}}
+				if stage == "Transport" {
+					rt = mustNew(t, memRT{s}, noPacing)
+				}
+				go func() {
+					resp, err := rt.RoundTrip(submitReq(t))
+					if err == nil {
+						resp.Body.Close()
+					}
+				}()
+				synctest.Wait() // the first submit got MAX_USER_TURN and holds
+				time.Sleep(2 * time.Second)
+				start := time.Now()
+				resp, err := rt.RoundTrip(submitReq(t))
+				if err != nil {
+					t.Fatal(err)
+				}
 				resp.Body.Close()
-			}
-		}()
-		synctest.Wait() // the first submit got MAX_USER_TURN and holds
-		time.Sleep(2 * time.Second)
-		start := time.Now()
-		resp, err := tr.RoundTrip(submitReq(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if got := time.Since(start); got != 8*time.Second {
-			t.Errorf("another submit waited %v, want the 8s left of the hold", got)
-		}
-	})
+				if got := time.Since(start); got != 8*time.Second {
+					t.Errorf("another submit waited %v, want the 8s left of the hold", got)
+				}
+				synctest.Wait() // the first submit's retry, due at 10 s too
+				if got := len(s.attemptTimes()); got != 3 {
+					t.Errorf("provider saw %d submits, want 3 (none during the hold)", got)
+				}
+			})
+		})
+	}
 }
 
 // TestPacing: 20 attempts at 2/s with burst 1 take exactly 9.5 s, and the

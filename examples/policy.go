@@ -5,18 +5,18 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"strings"
 
 	"github.com/go-resty/resty/v2"
 	"github.com/hashicorp/go-retryablehttp"
+	"github.com/slotguard/slotguard"
 )
 
-// IsSubmit reports whether u submits a task, as slotguard decides: its
-// path ends in /in.php or /createTask. A submit that got no clear answer (a
-// connection error, a timeout, an HTTP 5xx) may have been accepted and
-// billed: it must not be sent again by a generic retry loop.
+// IsSubmit reports whether u submits a task, as slotguard.IsSubmit decides:
+// its path ends in /in.php or /createTask. A submit that got no clear
+// answer (a connection error, a timeout, an HTTP 5xx) may have been
+// accepted and billed: it must not be sent again by a generic retry loop.
 func IsSubmit(u *url.URL) bool {
-	return u != nil && (strings.HasSuffix(u.Path, "/in.php") || strings.HasSuffix(u.Path, "/createTask"))
+	return u != nil && slotguard.IsSubmit(&http.Request{URL: u})
 }
 
 // RetryableCheckRetry returns a go-retryablehttp CheckRetry that never
