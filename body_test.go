@@ -2,6 +2,8 @@ package slotguard
 
 import (
 	"bufio"
+	"bytes"
+	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +12,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 )
 
 // cutServer is a loopback provider that answers every request with the
@@ -97,5 +100,84 @@ func TestCutAnswer(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestResponseIntact: answers of every size come back byte for byte, with
+// the status and headers the provider sent.
+func TestResponseIntact(t *testing.T) {
+	for _, size := range []int{0, 5, inlineAnswer, inlineAnswer + 1, peekLimit, peekLimit + 1, 1 << 20} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			body := make([]byte, size)
+			for i := range body {
+				body[i] = byte('a' + i%26)
+			}
+			h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("X-Test", "yes")
+				w.WriteHeader(201)
+				w.Write(body)
+			})
+			tr := mustNew(t, memRT{h}, noPacing)
+			resp, err := tr.RoundTrip(submitReq(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := readAll(t, resp)
+			if got != string(body) || resp.StatusCode != 201 || resp.Header.Get("X-Test") != "yes" {
+				t.Errorf("got %d bytes, status %d, X-Test %q; want %d bytes, 201, yes", len(got), resp.StatusCode, resp.Header.Get("X-Test"), size)
+			}
+			if st := tr.Stats(); st.InFlight != 0 {
+				t.Errorf("InFlight after Close = %d, want 0", st.InFlight)
+			}
+		})
+	}
+}
+
+// TestGzipAnswer: a gzip answer the caller asked to see encoded is read
+// decoded and handed back encoded; a bomb is read no further than the bound.
+func TestGzipAnswer(t *testing.T) {
+	gz := func(b []byte) []byte {
+		var buf bytes.Buffer
+		zw := gzip.NewWriter(&buf)
+		zw.Write(b)
+		zw.Close()
+		return buf.Bytes()
+	}
+	noSlot := gz([]byte(CodeNoSlot))
+	bomb := gz(make([]byte, 64<<20))
+	for _, tt := range []struct {
+		name     string
+		body     []byte
+		attempts int
+	}{
+		{"NO_SLOT", noSlot, 2},
+		{"bomb", bomb, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				n := 0
+				h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					n++
+					if n > 1 {
+						io.WriteString(w, "OK|1")
+						return
+					}
+					w.Header().Set("Content-Encoding", "gzip")
+					w.Write(tt.body)
+				})
+				tr := mustNew(t, memRT{h}, noPacing)
+				resp, err := tr.RoundTrip(submitReq(t))
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := readAll(t, resp)
+				if n != tt.attempts {
+					t.Errorf("attempts = %d, want %d", n, tt.attempts)
+				}
+				if tt.attempts == 1 && got != string(tt.body) {
+					t.Errorf("handed back %d bytes, want the %d encoded bytes", len(got), len(tt.body))
+				}
+			})
+		})
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -171,4 +172,31 @@ func submitConcurrently(t *testing.T, rt http.RoundTripper, n int) {
 		})
 	}
 	wg.Wait()
+}
+
+func textResp(status int, body string) *http.Response {
+	return &http.Response{
+		StatusCode: status, Status: http.StatusText(status), Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: http.Header{}, Body: io.NopCloser(strings.NewReader(body)), ContentLength: int64(len(body)),
+	}
+}
+
+// pollReq is a res.php action=get poll for id.
+func pollReq(t *testing.T, id string) *http.Request {
+	req, err := http.NewRequest("GET", "http://provider.test/res.php?key="+testKey+"&action=get&id="+id, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req
+}
+
+// maxInWindow is the most times in any span-long window.
+func maxInWindow(times []time.Duration, span time.Duration) int {
+	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
+	most := 0
+	for i := range times {
+		j := sort.Search(len(times), func(j int) bool { return times[j] >= times[i]+span })
+		most = max(most, j-i)
+	}
+	return most
 }

@@ -1,0 +1,79 @@
+package slotguard
+
+import (
+	"math"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// TestAdaptiveRate: the rate falls by Decrease on NO_SLOT and MAX_USER_TURN,
+// climbs by Increase on acceptance, between Floor and Rate.
+func TestAdaptiveRate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		seq := []string{CodeNoSlot, CodeNoSlot, CodeUserTurn, "OK|1", "OK|2"}
+		s := answers(append(seq, "OK|3")...)
+		tr := mustNew(t, memRT{s}, Config{Adaptive: Adaptive{Enabled: true}, Retry: Backoff{Attempts: 1}})
+		want := []float64{1.5, 1.125, 0.84375, 1.09375, 1.34375}
+		for i, w := range want {
+			resp, err := tr.RoundTrip(submitReq(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if got := tr.Stats().Rate; math.Abs(got-w) > 1e-9 {
+				t.Errorf("after answer %d (%s): rate = %v, want %v", i+1, seq[i], got, w)
+			}
+		}
+		for range 30 {
+			resp, _ := tr.RoundTrip(submitReq(t))
+			resp.Body.Close()
+		}
+		if got := tr.Stats().Rate; got != 2 {
+			t.Errorf("after many acceptances: rate = %v, want the ceiling 2", got)
+		}
+		floor := mustNew(t, memRT{answers(CodeNoSlot)}, Config{Adaptive: Adaptive{Enabled: true, Floor: 0.5}, Retry: Backoff{Attempts: 1}, Breaker: BreakerConfig{Failures: Unlimited}})
+		for range 20 {
+			resp, _ := floor.RoundTrip(submitReq(t))
+			resp.Body.Close()
+		}
+		if got := floor.Stats().Rate; got != 0.5 {
+			t.Errorf("after many NO_SLOT: rate = %v, want the floor 0.5", got)
+		}
+	})
+}
+
+// TestSchedule: the rate follows the UTC hour, switching exactly at it.
+// synctest's clock starts at midnight UTC.
+func TestSchedule(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := mustNew(t, memRT{answers("OK|1")}, Config{Schedule: PublishedSchedule(4, 2, 1)})
+		for _, step := range []struct {
+			at   time.Duration
+			want float64
+			band Band
+		}{
+			{0, 4, BandHigh},
+			{6*time.Hour - 1, 4, BandHigh},
+			{6 * time.Hour, 2, BandModerate},
+			{12 * time.Hour, 1, BandPeak},
+			{18 * time.Hour, 2, BandModerate},
+			{24 * time.Hour, 4, BandHigh},
+		} {
+			synctest.Wait()
+			time.Sleep(step.at - time.Since(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)))
+			if got, a := tr.Stats().Rate, tr.Advice(); got != step.want || a.Band != step.band {
+				t.Errorf("at %v: rate %v, band %q; want %v, %q", step.at, got, a.Band, step.want, step.band)
+			}
+		}
+		// Pacing follows: 5 submits at 4/s with burst 1 take 1 s.
+		start := time.Now()
+		for range 5 {
+			resp, _ := tr.RoundTrip(submitReq(t))
+			resp.Body.Close()
+		}
+		if got := time.Since(start); got != time.Second {
+			t.Errorf("7 submits at the high-availability rate took %v, want 1s", got)
+		}
+	})
+}
