@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -72,12 +73,31 @@ func (p *proxy) failure(r *http.Request, err error) failure {
 			f.retryAfter = max(time.Until(open.Until), time.Second)
 		}
 		return f
+	case errors.Is(err, slotguard.ErrNotSent):
+		// No attempt left slotguard, or every one that did was refused
+		// (NO_SLOT): the provider cannot have accepted the task. Before
+		// issue 11 the pacer's "next token after the deadline" passed for
+		// an upstream failure, and a wait ended by -request-timeout for a
+		// 504 that may have been accepted.
+		return failure{status: http.StatusServiceUnavailable, side: sideProxy, kind: "not-sent",
+			msg:        "nothing was sent to the provider (" + redact(cause(err).Error()) + "): safe to send again",
+			retryAfter: p.nextOpening()}
 	case errors.Is(err, errResponseTooLarge):
 		return failure{status: http.StatusBadGateway, side: sideUpstream, kind: "response-too-large", msg: err.Error()}
 	case r.Context().Err() == context.DeadlineExceeded:
 		return failure{status: http.StatusGatewayTimeout, side: sideUpstream, kind: "timeout", msg: "no answer within -request-timeout"}
 	}
 	return failure{status: http.StatusBadGateway, side: sideUpstream, kind: "upstream", msg: "no answer from the provider"}
+}
+
+// nextOpening guesses when a submit refused unsent may come back: one
+// pacer interval at the current rate, from a second to an hour.
+func (p *proxy) nextOpening() time.Duration {
+	rate := p.tr.Stats().Rate
+	if rate <= 0 || math.IsInf(rate, 1) || math.IsNaN(rate) {
+		return time.Second
+	}
+	return time.Duration(min(max(float64(time.Second)/rate, float64(time.Second)), float64(time.Hour)))
 }
 
 // fail writes f, the proxy's own answer, and notes it in w when w is the

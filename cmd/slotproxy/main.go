@@ -26,7 +26,11 @@
 //	side=client    the client's own: 400 bad-path, 405 bad-method, 408
 //	               client-timeout (its body stalled past -read-timeout), 413
 //	               request-too-large, 499 client-gone (counted; nobody reads it)
-//	side=proxy     refused, nothing sent: 503 circuit-open
+//	side=proxy     refused, nothing sent, safe to send again after Retry-After:
+//	               503 circuit-open (the breaker is open), 503 not-sent (a wait
+//	               in slotguard, for the pacer, the ban budget or the in-flight
+//	               bound, would outlast or was ended by -request-timeout, or
+//	               every attempt sent was refused NO_SLOT)
 //	side=upstream  the request left: 502 upstream, 502 response-too-large,
 //	               504 timeout; a submit may have been accepted and billed
 package main
@@ -74,6 +78,10 @@ type options struct {
 
 	verbose bool
 	cfg     slotguard.Config
+
+	// base sends to the upstream; nil: a clone of http.DefaultTransport.
+	// Tests set an in-memory one.
+	base http.RoundTripper
 }
 
 // parseFlags reads args into options; flag errors are printed to stderr.
@@ -106,7 +114,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.Int64Var(&o.maxResponse, "max-response-body", 1<<20, "largest answer body in `bytes`; a larger one is answered 502, or cut off by a reset")
 	fs.DurationVar(&o.readHeaderTimeout, "read-header-timeout", 10*time.Second, "time to read a request's headers")
 	fs.DurationVar(&o.readTimeout, "read-timeout", 30*time.Second, "time to read a whole request, body included; a body still coming then is answered 408")
-	fs.DurationVar(&o.requestTimeout, "request-timeout", 2*time.Minute, "time for one request through the proxy, slotguard's waits and retries included; then 504")
+	fs.DurationVar(&o.requestTimeout, "request-timeout", 2*time.Minute, "time for one request through the proxy, slotguard's waits and retries included; then 504, or 503 not-sent for a submit still waiting to be sent")
 	fs.DurationVar(&o.idleTimeout, "idle-timeout", 2*time.Minute, "how long an idle keep-alive connection is kept")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 0, "on SIGINT or SIGTERM, how long requests in flight may finish (0: -request-timeout + 5s)")
 	fs.BoolVar(&o.verbose, "v", false, "log each request (method, path, status, time; never the query) and each retry")

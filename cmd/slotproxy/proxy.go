@@ -32,13 +32,17 @@ type proxy struct {
 
 // newProxy builds the Transport and the ReverseProxy that o describes.
 func newProxy(o *options, logger *slog.Logger) (*proxy, error) {
-	base := http.DefaultTransport.(*http.Transport).Clone()
-	// The client's Accept-Encoding, or its absence, goes upstream as sent,
-	// and the answer comes back as the provider encoded it: with
-	// compression on, net/http would ask for gzip itself and hand the
-	// client decoded bytes with other headers.
-	base.DisableCompression = true
-	base.MaxIdleConnsPerHost = 64
+	base := o.base
+	if base == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		// The client's Accept-Encoding, or its absence, goes upstream as
+		// sent, and the answer comes back as the provider encoded it: with
+		// compression on, net/http would ask for gzip itself and hand the
+		// client decoded bytes with other headers.
+		t.DisableCompression = true
+		t.MaxIdleConnsPerHost = 64
+		base = t
+	}
 	tr, err := slotguard.New(base, o.cfg)
 	if err != nil {
 		return nil, err
