@@ -31,7 +31,11 @@ var palette = []color.Color{
 // NO_SLOT answers in the minute before each moment (the count the
 // provider's ERROR: 1001 watches) against the ban line.
 func writePlot(out io.Writer, w workload, results []result) error {
-	cdf, ns := newCDFPanel(), newNoSlotPanel()
+	cdf := newPanel("Time to acceptance", "seconds from a task's first submit (provider time)", "share of accepted tasks")
+	cdf.Y.Min, cdf.Y.Max = 0, 1
+	cdf.Legend.Top, cdf.Legend.Left = false, false // bottom right, under the curves' tops
+	ns := newPanel("NO_SLOT answers per rolling minute", "minutes (provider time)", "NO_SLOT answers in the last minute")
+	ns.Legend.Top = true // above the ban line: addBanLine leaves room
 	for i, r := range results {
 		// One style per policy, the same in both panels.
 		style := draw.LineStyle{Color: palette[i%len(palette)], Width: vg.Points(1.5), Dashes: plotutil.Dashes(i / len(palette))}
@@ -51,28 +55,12 @@ func writePlot(out io.Writer, w workload, results []result) error {
 	return nil
 }
 
-// newCDFPanel is the left panel, empty: share of accepted tasks against
-// seconds to acceptance.
-func newCDFPanel() *plot.Plot {
+// newPanel is an empty panel with its title, axis labels and grid.
+func newPanel(title, x, y string) *plot.Plot {
 	p := plot.New()
-	p.Title.Text = "Time to acceptance"
-	p.X.Label.Text = "seconds from a task's first submit (provider time)"
-	p.Y.Label.Text = "share of accepted tasks"
-	p.Y.Min, p.Y.Max = 0, 1
-	p.Legend.Top = false
-	p.Legend.Left = false
-	p.Add(plotter.NewGrid())
-	return p
-}
-
-// newNoSlotPanel is the right panel, empty: NO_SLOT answers in the last
-// minute against provider minutes.
-func newNoSlotPanel() *plot.Plot {
-	p := plot.New()
-	p.Title.Text = "NO_SLOT answers per rolling minute"
-	p.X.Label.Text = "minutes (provider time)"
-	p.Y.Label.Text = "NO_SLOT answers in the last minute"
-	p.Legend.Top = true
+	p.Title.Text = title
+	p.X.Label.Text = x
+	p.Y.Label.Text = y
 	p.Add(plotter.NewGrid())
 	return p
 }
