@@ -86,7 +86,7 @@ func (t memTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		ProtoMinor:    1,
 		Header:        w.header,
 		ContentLength: int64(len(w.body)),
-		Body:          &memBody{p: t.p, ctx: ctx, w: w, delay: f},
+		Body:          newMemBody(t.p, ctx, w, f),
 		Request:       req,
 	}, nil
 }
@@ -108,10 +108,12 @@ func readBody(req *http.Request) ([]byte, error) {
 }
 
 // memBody is an in-memory response body that plays the wire's pause
-// (BodyDelay) or cut (CutBody).
+// (BodyDelay) or cut (CutBody). Close ends a Read waiting out the pause, as
+// closing a connection does.
 type memBody struct {
 	p     *Provider
-	ctx   context.Context
+	ctx   context.Context // the request's, ended by Close too
+	stop  context.CancelFunc
 	w     wire
 	delay Fault
 
@@ -119,6 +121,11 @@ type memBody struct {
 	off    int
 	waited bool
 	closed bool
+}
+
+func newMemBody(p *Provider, ctx context.Context, w wire, f Fault) *memBody {
+	ctx, stop := context.WithCancel(ctx)
+	return &memBody{p: p, ctx: ctx, stop: stop, w: w, delay: f}
 }
 
 var errBodyClosed = errors.New("captchaaitest: read on closed response body")
@@ -138,7 +145,15 @@ func (b *memBody) Read(buf []byte) (int, error) {
 		}
 		if !b.waited {
 			b.waited = true
-			if err := b.p.wait(b.ctx, b.delay.BodyDelay); err != nil {
+			// Not under the lock: a concurrent Close must not wait for
+			// the pause, and ends it.
+			b.mu.Unlock()
+			err := b.p.wait(b.ctx, b.delay.BodyDelay)
+			b.mu.Lock()
+			if b.closed {
+				return 0, errBodyClosed
+			}
+			if err != nil {
 				return 0, err
 			}
 		}
@@ -156,6 +171,7 @@ func (b *memBody) Read(buf []byte) (int, error) {
 }
 
 func (b *memBody) Close() error {
+	b.stop()
 	b.mu.Lock()
 	b.closed = true
 	b.mu.Unlock()

@@ -168,6 +168,23 @@ func TestSlowBody(t *testing.T) {
 		if _, err := io.ReadAll(resp.Body); err != context.Canceled {
 			t.Errorf("reading a slow body, cancelled = %v, want context.Canceled", err)
 		}
+
+		// Close during the pause returns at once and ends the Read, as
+		// closing a connection does.
+		resp, err = p.Transport().RoundTrip(submitReq(t, context.Background()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		start = time.Now()
+		time.AfterFunc(time.Second, func() {
+			resp.Body.Close()
+			if got := time.Since(start); got != time.Second {
+				t.Errorf("Close during the pause returned at %v, want 1s", got)
+			}
+		})
+		if _, err := io.ReadAll(resp.Body); !errors.Is(err, errBodyClosed) || time.Since(start) != time.Second {
+			t.Errorf("Read closed during the pause = %v at %v, want errBodyClosed at 1s", err, time.Since(start))
+		}
 	})
 }
 
