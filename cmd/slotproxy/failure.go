@@ -86,6 +86,8 @@ func (p *proxy) failure(r *http.Request, err error) failure {
 		return failure{status: http.StatusBadGateway, side: sideUpstream, kind: "response-too-large", msg: err.Error()}
 	case r.Context().Err() == context.DeadlineExceeded:
 		return failure{status: http.StatusGatewayTimeout, side: sideUpstream, kind: "timeout", msg: "no answer within -request-timeout"}
+	case errors.Is(err, errAnswerCut):
+		return failure{status: http.StatusBadGateway, side: sideUpstream, kind: "answer-cut", msg: "the provider's answer was cut short"}
 	}
 	return failure{status: http.StatusBadGateway, side: sideUpstream, kind: "upstream", msg: "no answer from the provider"}
 }

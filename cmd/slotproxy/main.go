@@ -32,7 +32,14 @@
 //	               bound, would outlast or was ended by -request-timeout, or
 //	               every attempt sent was refused NO_SLOT)
 //	side=upstream  the request left: 502 upstream, 502 response-too-large,
-//	               504 timeout; a submit may have been accepted and billed
+//	               502 answer-cut, 504 timeout; a submit may have been
+//	               accepted and billed
+//
+// A submit's answer is read whole before any of it goes out, so that one
+// cut short is a 502 answer-cut rather than a task id that breaks off. Any
+// other answer streams; one that breaks off, or outgrows
+// -max-response-body, is cut off by a reset (counted as answer-cut or
+// response-too-large).
 package main
 
 import (
@@ -111,7 +118,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&c.Polls.Enabled, "pace-polls", false, "pace res.php polls (5 s apart per task, under the ERROR: 1005 line)")
 	fs.Float64Var(&c.TimeScale, "time-scale", 0, "run slotguard's durations this many times faster, for simulations against a fake provider (0: real time)")
 	fs.Int64Var(&o.maxRequest, "max-request-body", 1<<20, "largest request body in `bytes`; larger ones are answered 413")
-	fs.Int64Var(&o.maxResponse, "max-response-body", 1<<20, "largest answer body in `bytes`; a larger one is answered 502, or cut off by a reset")
+	fs.Int64Var(&o.maxResponse, "max-response-body", 1<<20, "largest answer body in `bytes`; a larger one is answered 502, or cut off by a reset once streaming")
 	fs.DurationVar(&o.readHeaderTimeout, "read-header-timeout", 10*time.Second, "time to read a request's headers")
 	fs.DurationVar(&o.readTimeout, "read-timeout", 30*time.Second, "time to read a whole request, body included; a body still coming then is answered 408")
 	fs.DurationVar(&o.requestTimeout, "request-timeout", 2*time.Minute, "time for one request through the proxy, slotguard's waits and retries included; then 504, or 503 not-sent for a submit still waiting to be sent")

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -121,13 +120,27 @@ func (p *proxy) serveProxy(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &recorder{ResponseWriter: w}
 	defer func() {
-		// Runs also when ReverseProxy aborts a response (http.ErrAbortHandler).
+		// Runs also when ReverseProxy aborts an answer mid-body: it panics
+		// with http.ErrAbortHandler, and the server resets the connection.
+		v := recover()
+		if err, ok := v.(error); ok && errors.Is(err, http.ErrAbortHandler) {
+			if rec.kind == "" {
+				// The answer read whole (capped notes a read error), so
+				// the client stopped reading.
+				rec.side, rec.kind = sideClient, "client-gone"
+			}
+			p.logger.Warn("slotproxy: answer cut off", "method", r.Method, "path", redact(r.URL.Path),
+				"status", rec.status, "kind", rec.kind)
+		}
 		p.metrics.observe(r.URL.Path, rec, time.Since(start))
 		if p.verbose {
 			// The path only, redacted: keys travel in the query and the
 			// form, and a client can hide one in an encoded path.
 			p.logger.Debug("slotproxy: request", "method", r.Method, "path", redact(r.URL.Path),
 				"status", rec.status, "took", time.Since(start).Round(time.Microsecond))
+		}
+		if v != nil {
+			panic(v)
 		}
 	}()
 	f := checkRequest(rec.Header(), r)
@@ -143,40 +156,9 @@ func (p *proxy) serveProxy(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), p.timeout)
 	defer cancel()
+	// modifyResponse reaches the recorder through the context.
+	ctx = context.WithValue(ctx, recorderKey{}, rec)
 	p.rp.ServeHTTP(rec, out.WithContext(ctx))
-}
-
-// errResponseTooLarge is the error of an answer over -max-response-body.
-var errResponseTooLarge = errors.New("slotproxy: answer over -max-response-body")
-
-// modifyResponse bounds the answer's size: one that announces a larger
-// Content-Length is refused (502); one that turns out larger is cut off,
-// and ReverseProxy then aborts the connection, so that the client sees an
-// error rather than a short answer.
-func (p *proxy) modifyResponse(resp *http.Response) error {
-	if resp.ContentLength > p.maxResp {
-		return fmt.Errorf("%w (%d bytes)", errResponseTooLarge, resp.ContentLength)
-	}
-	resp.Body = &capped{ReadCloser: resp.Body, left: p.maxResp}
-	return nil
-}
-
-// capped fails a read past its last allowed byte.
-type capped struct {
-	io.ReadCloser
-	left int64
-}
-
-func (c *capped) Read(b []byte) (int, error) {
-	if int64(len(b)) > c.left+1 {
-		b = b[:c.left+1] // one byte more tells a body of exactly the cap from a longer one
-	}
-	n, err := c.ReadCloser.Read(b)
-	c.left -= int64(n)
-	if c.left < 0 {
-		return n + int(c.left), errResponseTooLarge
-	}
-	return n, err
 }
 
 // isSubmit reports whether u submits a task, as slotguard decides.

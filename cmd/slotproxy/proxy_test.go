@@ -203,7 +203,7 @@ func TestBounds(t *testing.T) {
 		case "/big":
 			w.Header().Set("Content-Length", strconv.Itoa(len(big)))
 			io.WriteString(w, big)
-		case "/stream":
+		case "/stream", "/stream/in.php":
 			w.Write([]byte(big[:2048]))
 			http.NewResponseController(w).Flush() // chunked: no Content-Length
 			w.Write([]byte(big[2048:]))
@@ -232,6 +232,12 @@ func TestBounds(t *testing.T) {
 		if err == nil {
 			t.Errorf("large streamed answer read whole, want an error past the cap")
 		}
+	}
+	// A submit's answer is read whole first: one over the cap is a 502.
+	if resp, got := postForm(t, c, p.URL+"/stream/in.php", url.Values{"key": {key}}); resp.StatusCode != http.StatusBadGateway ||
+		resp.Header.Get("X-Slotproxy-Error") != "response-too-large" || !strings.Contains(got, "may have been accepted") {
+		t.Errorf("large streamed submit answer = %d %q %q, want 502 response-too-large saying it may have been accepted",
+			resp.StatusCode, resp.Header.Get("X-Slotproxy-Error"), got)
 	}
 	if _, got := get(t, c, p.URL+"/res.php"); got != "OK|1" {
 		t.Errorf("small answer = %q, want OK|1", got)
