@@ -65,6 +65,22 @@
 // The ban answers (ERROR: 1001, 1002, 1003) are handed back and hold the
 // breaker open for the ban's published length.
 //
+// # Staying under the bans
+//
+// The provider blocks a key that hammers it: 120 NO_SLOT answers in a
+// minute (10 minutes, ERROR: 1001), NO_SLOT at 3 x the captchas sent (30 s,
+// ERROR: 1003), over 60 submits in 3 s (MAX_USER_TURN, 10 s), over 20 x
+// captchas + 1200 polls (10 minutes, ERROR: 1005). Whatever the pace, every
+// submit attempt passes the ban budget (Config.Budget): at most 110 NO_SLOT
+// answers in any rolling minute, counting attempts still in flight and
+// answers lost after sending as possible NO_SLOTs, and at most 50 submits
+// in any 3 s; near a line an attempt waits, cancellably (Stats.BudgetWait).
+// With Config.Polls on, polls keep their task's first-poll delay, their
+// spacing, and a margin under the poll line. A ban answered anyway holds
+// the breaker open for the ban's length. Transport.Advice says whether to
+// start a batch now, without a billable probe submit, and
+// PublishedSchedule paces by CaptchaAI's hours table.
+//
 // # Stages alone
 //
 // Pacer, SlotRetry, Breaker and Limit are each an http.RoundTripper with a
