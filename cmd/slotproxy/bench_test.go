@@ -41,7 +41,7 @@ func benchUpstream(b *testing.B) *httptest.Server {
 func benchProxy(b *testing.B, upstream string) string {
 	u, _ := url.Parse(upstream)
 	o := &options{
-		upstream: u, maxRequest: 1 << 20, maxResponse: 1 << 20, requestTimeout: time.Minute,
+		upstream: u, maxRequest: 1 << 20, maxResponse: 1 << 20, maxQueued: 64 << 20, requestTimeout: time.Minute,
 		cfg: slotguard.Config{
 			Rate:        math.Inf(1),
 			MaxInFlight: slotguard.Unlimited,

@@ -27,10 +27,11 @@
 //	               client-timeout (its body stalled past -read-timeout), 413
 //	               request-too-large, 499 client-gone (counted; nobody reads it)
 //	side=proxy     refused, nothing sent, safe to send again after Retry-After:
-//	               503 circuit-open (the breaker is open), 503 not-sent (a wait
-//	               in slotguard, for the pacer, the ban budget or the in-flight
-//	               bound, would outlast or was ended by -request-timeout, or
-//	               every attempt sent was refused NO_SLOT)
+//	               503 circuit-open (the breaker is open); 503 queue-full (the
+//	               requests inside hold -max-queued-bytes of bodies already);
+//	               503 not-sent (a wait in slotguard, for the pacer, the ban
+//	               budget or the in-flight bound, would outlast or was ended by
+//	               -request-timeout, or every attempt sent was refused NO_SLOT)
 //	side=upstream  the request left: 502 upstream, 502 response-too-large,
 //	               502 answer-cut, 504 timeout; a submit may have been
 //	               accepted and billed
@@ -78,7 +79,7 @@ type options struct {
 	upstream            *url.URL
 	tlsCert, tlsKey     string
 
-	maxRequest, maxResponse int64
+	maxRequest, maxResponse, maxQueued int64
 
 	readHeaderTimeout, readTimeout, requestTimeout time.Duration
 	idleTimeout, shutdownTimeout                   time.Duration
@@ -118,6 +119,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&c.Polls.Enabled, "pace-polls", false, "pace res.php polls (5 s apart per task, under the ERROR: 1005 line)")
 	fs.Float64Var(&c.TimeScale, "time-scale", 0, "run slotguard's durations this many times faster, for simulations against a fake provider (0: real time)")
 	fs.Int64Var(&o.maxRequest, "max-request-body", 1<<20, "largest request body in `bytes`; larger ones are answered 413")
+	fs.Int64Var(&o.maxQueued, "max-queued-bytes", 64<<20, "request body `bytes` that the requests inside the proxy (waiting in slotguard or sent) may hold in all; beyond it, 503 queue-full, nothing sent")
 	fs.Int64Var(&o.maxResponse, "max-response-body", 1<<20, "largest answer body in `bytes`; a larger one is answered 502, or cut off by a reset once streaming")
 	fs.DurationVar(&o.readHeaderTimeout, "read-header-timeout", 10*time.Second, "time to read a request's headers")
 	fs.DurationVar(&o.readTimeout, "read-timeout", 30*time.Second, "time to read a whole request, body included; a body still coming then is answered 408")
@@ -154,6 +156,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	if o.maxRequest <= 0 || o.maxResponse <= 0 {
 		return nil, errors.New("slotproxy: -max-request-body and -max-response-body must be positive")
+	}
+	if o.maxQueued < o.maxRequest+1 {
+		return nil, fmt.Errorf("slotproxy: -max-queued-bytes %d: want more than -max-request-body (%d), or no body that large would ever pass", o.maxQueued, o.maxRequest)
 	}
 	for _, d := range []time.Duration{o.readHeaderTimeout, o.readTimeout, o.requestTimeout, o.idleTimeout} {
 		if d <= 0 {

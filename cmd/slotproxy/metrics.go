@@ -23,7 +23,7 @@ type metrics struct {
 	duration *prometheus.HistogramVec
 }
 
-func newMetrics(tr *slotguard.Transport) *metrics {
+func newMetrics(tr *slotguard.Transport, held *heldBytes) *metrics {
 	reg := prometheus.NewRegistry()
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -44,7 +44,11 @@ func newMetrics(tr *slotguard.Transport) *metrics {
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120},
 		}, []string{"endpoint"}),
 	}
-	reg.MustRegister(newCollector(tr), m.requests, m.errors, m.duration,
+	heldGauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "slotproxy_request_bytes_held",
+		Help: "Request body bytes the requests inside the proxy hold now, bounded by -max-queued-bytes.",
+	}, func() float64 { return float64(held.n.Load()) })
+	reg.MustRegister(newCollector(tr), m.requests, m.errors, m.duration, heldGauge,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.Handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	return m

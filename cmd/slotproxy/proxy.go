@@ -22,6 +22,7 @@ type proxy struct {
 	rp       *httputil.ReverseProxy
 	upstream *url.URL
 	maxReq   int64
+	held     heldBytes // request bodies held, bounded by -max-queued-bytes
 	maxResp  int64
 	timeout  time.Duration
 	logger   *slog.Logger
@@ -50,12 +51,13 @@ func newProxy(o *options, logger *slog.Logger) (*proxy, error) {
 		tr:       tr,
 		upstream: o.upstream,
 		maxReq:   o.maxRequest,
+		held:     heldBytes{max: o.maxQueued},
 		maxResp:  o.maxResponse,
 		timeout:  o.requestTimeout,
 		logger:   logger,
 		verbose:  o.verbose,
 	}
-	p.metrics = newMetrics(tr)
+	p.metrics = newMetrics(tr, &p.held)
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,
 		Transport:      tr,
@@ -146,7 +148,9 @@ func (p *proxy) serveProxy(w http.ResponseWriter, r *http.Request) {
 	f := checkRequest(rec.Header(), r)
 	out := r
 	if f == nil {
-		out, f = p.readBody(w, r)
+		var release func()
+		out, release, f = p.readBody(w, r)
+		defer release()
 	}
 	if f != nil {
 		p.logger.Warn("slotproxy: request refused", "method", r.Method, "path", redact(r.URL.Path),

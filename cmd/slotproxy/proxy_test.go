@@ -272,6 +272,9 @@ func TestFlags(t *testing.T) {
 		{[]string{"-provider", "2captcha"}, true},
 		{[]string{"-tls-cert", "c.pem"}, false},
 		{[]string{"-max-request-body", "0"}, false},
+		{[]string{"-max-queued-bytes", "1048576"}, false}, // no room for one body of -max-request-body
+		{[]string{"-max-queued-bytes", "1048577"}, true},
+		{[]string{"-max-request-body", "100", "-max-queued-bytes", "1000"}, true},
 		{[]string{"-read-timeout", "0s"}, false},
 		{[]string{"extra"}, false},
 	} {
