@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"net/http"
 	"net/url"
@@ -41,6 +42,16 @@ type failure struct {
 	retryAfter time.Duration
 }
 
+// levelOf is the log level of a failure on side: info for the client's
+// own (a client that gives up or sends what the API never takes is no
+// fault of the proxy's or the provider's), warn for the others.
+func levelOf(side string) slog.Level {
+	if side == sideClient {
+		return slog.LevelInfo
+	}
+	return slog.LevelWarn
+}
+
 // errorHandler answers a request that got no answer from upstream, in the
 // proxy's own words (text/plain, with an X-Slotproxy-Error header naming
 // the kind), never in the provider's: a client must not mistake it for a
@@ -51,7 +62,7 @@ func (p *proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 		// The provider may have accepted and billed the task.
 		f.msg += "; the task may have been accepted: do not resubmit blindly"
 	}
-	p.logger.Warn("slotproxy: request failed", "method", r.Method, "path", redact(r.URL.Path),
+	p.logger.Log(r.Context(), levelOf(f.side), "slotproxy: request failed", "method", r.Method, "path", redact(r.URL.Path),
 		"status", f.status, "kind", f.kind, "error", redact(cause(err).Error()))
 	p.fail(w, f)
 }

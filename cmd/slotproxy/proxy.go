@@ -127,11 +127,11 @@ func (p *proxy) serveProxy(w http.ResponseWriter, r *http.Request) {
 		v := recover()
 		if err, ok := v.(error); ok && errors.Is(err, http.ErrAbortHandler) {
 			if rec.kind == "" {
-				// The answer read whole (capped notes a read error), so
-				// the client stopped reading.
+				// capped noted no read error: the answer came fine, and
+				// the client stopped reading it.
 				rec.side, rec.kind = sideClient, "client-gone"
 			}
-			p.logger.Warn("slotproxy: answer cut off", "method", r.Method, "path", redact(r.URL.Path),
+			p.logger.Log(r.Context(), levelOf(rec.side), "slotproxy: answer cut off", "method", r.Method, "path", redact(r.URL.Path),
 				"status", rec.status, "kind", rec.kind)
 		}
 		p.metrics.observe(r.URL.Path, rec, time.Since(start))
@@ -153,7 +153,7 @@ func (p *proxy) serveProxy(w http.ResponseWriter, r *http.Request) {
 		defer release()
 	}
 	if f != nil {
-		p.logger.Warn("slotproxy: request refused", "method", r.Method, "path", redact(r.URL.Path),
+		p.logger.Log(r.Context(), levelOf(f.side), "slotproxy: request refused", "method", r.Method, "path", redact(r.URL.Path),
 			"status", f.status, "kind", f.kind)
 		p.fail(rec, *f)
 		return
