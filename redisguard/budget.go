@@ -69,10 +69,14 @@ func newBudget(c redis.UniversalClient, base string, cfg *Config) *Budget {
 	}
 }
 
-// now in microseconds on the server's clock; every window is measured on
-// it, so the machines' clocks never need to agree. (Scripts may write
-// after TIME: Redis 5 and later replicate their effects, not the script.)
-const luaNow = `
+// luaNow sets now to the server's time in microseconds: every window is
+// measured on it, so the machines' clocks never need to agree. A script
+// that reads TIME and then writes must be replicated by its effects, not
+// re-run on the replicas (where TIME differs): Redis 7 always does that,
+// Redis 5 and 6 do it unless lua-replicate-commands is off, and
+// redis.replicate_commands() turns it on for this script (a no-op on 7).
+// So every script that reads TIME starts with luaNow.
+const luaNow = `redis.replicate_commands()
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 `

@@ -16,7 +16,8 @@
 //   - Pacer: one GCRA schedule (the algorithm of redis_rate and
 //     x/time/rate) in Redis. Wait reserves the next slot in one script
 //     call and sleeps until it, as rate.Limiter.Wait does; see Pacer for
-//     why not redis_rate's allow-or-retry loop. One round trip per attempt.
+//     why that rather than redis_rate's allow-or-retry loop. One round trip
+//     per attempt.
 //   - Budget: sorted sets of NO_SLOT answers (per rolling minute), attempts
 //     (per rolling 3 s) and attempts in flight, checked and updated by one
 //     Lua script per Admit and one per Done. An attempt in flight counts as
@@ -57,5 +58,7 @@
 // the API key itself is never stored nor logged. The braces are a Redis
 // Cluster hash tag: every key of one API key lives in one slot, as the Lua
 // scripts need. Every key expires on its own when the fleet goes quiet.
-// Redis 6.0 or later (KEEPTTL; scripts that write after TIME).
+// Redis 6.0 or later (KEEPTTL); the scripts that read TIME ask for effects
+// replication (redis.replicate_commands), so they work where
+// lua-replicate-commands is off.
 package redisguard

@@ -19,15 +19,20 @@ import (
 //
 // Wait reserves: one script call moves the schedule's theoretical arrival
 // time (TAT) one interval on and tells the caller when its slot comes, and
-// the caller sleeps until then, as rate.Limiter.Wait does. An allow-or-retry
-// loop (redis_rate's Allow, then sleep RetryAfter) loses the time between a
-// token falling due and a waiter claiming it, because GCRA restarts the
-// schedule from now: measured 5-6 % under the rate with 8 processes at
-// 50/s, 9-11 % with one at 100/s; and every waiter of the fleet wakes for
-// every token. Reserving loses nothing while attempts queue, and costs one
-// round trip per attempt. A wait that ends early (the context) gives its slot
-// back when no later one was reserved, as rate.Limiter does; otherwise the
-// slot stays unused, which errs on the slow side.
+// the caller sleeps until then, as rate.Limiter.Wait does. That, and not
+// throughput, is why this is a script of its own rather than redis_rate.
+// redis_rate's allow-or-retry loop (Allow, then sleep RetryAfter) loses the
+// time between a token falling due and the waiter's next call, since GCRA
+// restarts the schedule from now, but little: measured 3-5 % under the rate
+// at burst 1 and 50-100/s with one waiter per client, and nothing at burst 2
+// or at the fleet's 2/s. What reserving gives is order and quiet: waiters
+// do not all wake and call Redis for every token (no thundering herd of
+// Allow calls), they are served first come first served, and a wait that
+// ends early (the context) gives its slot back when no later one was
+// reserved, as rate.Limiter does (otherwise the slot stays unused, which
+// errs on the slow side). And it takes float rates, as slotguard's adaptive
+// pacing sets them, where redis_rate counts whole events per period. It
+// costs one round trip per attempt.
 //
 // The limit travels with each call rather than living in Redis: each
 // process's SetLimit moves its own draws (each token it takes moves the
