@@ -16,14 +16,16 @@ import (
 // lines (see Config.Budget). It implements slotguard.Budget.
 //
 // Three sorted sets per API key, scored on the Redis server's clock in
-// microseconds: noslot (NO_SLOT answers, kept a minute), submits (attempts
-// admitted, kept 3 s) and pending (attempts admitted and not yet Done,
-// scored by when they stop counting: Config.Pending after admission). Admit
-// is one Lua script that drops the old entries, checks
-// NO_SLOT + pending < NoSlotPerMinute and submits < SubmitsPer3s, and on
-// room adds one pending and one submit entry, atomically: 40 processes
-// admitting at once cannot overshoot. Done is one script that removes a
-// pending entry and, for a NO_SLOT answer, adds a noslot one.
+// microseconds: noslot (NO_SLOT answers, and attempts whose answer was
+// lost, kept a minute), submits (attempts admitted, kept 3 s) and pending
+// (attempts admitted and not yet Done, scored by when they stop counting:
+// Config.Pending after admission). Admit is one Lua script that drops the
+// old entries, checks NO_SLOT + pending < NoSlotPerMinute and submits <
+// SubmitsPer3s, and on room adds one pending and one submit entry,
+// atomically: 40 processes admitting at once cannot overshoot. Done is one
+// script that removes a pending entry and, for a NO_SLOT answer or a lost
+// one (slotguard.OutcomeLost: the provider may have answered NO_SLOT),
+// adds a noslot one.
 //
 // slotguard.Budget's Done does not say which admission it ends; a Budget
 // keeps its own admitted entries, oldest first, and Done ends the oldest.
@@ -119,7 +121,7 @@ return {1}
 `)
 
 // doneScript ends an admission: ARGV[1] the member, ARGV[2] "1" for a
-// NO_SLOT answer, which the provider counts from now.
+// NO_SLOT answer or a lost one, which the provider counts from now.
 var doneScript = redis.NewScript(luaNow + `
 redis.call('ZREM', KEYS[2], ARGV[1])
 if ARGV[2] == '1' then
@@ -164,7 +166,9 @@ func (b *Budget) Admit(ctx context.Context) error {
 
 // Done implements slotguard.Budget. It records the outcome even when ctx
 // has ended (a cancelled request's attempt still left its mark at the
-// provider), within Config.Timeout. When the call fails, the attempt keeps
+// provider), within Config.Timeout. A NO_SLOT answer counts for a minute,
+// and so does a lost one (slotguard.OutcomeLost): the provider counted the
+// attempt, maybe as a NO_SLOT. When the call fails, the attempt keeps
 // counting as a possible NO_SLOT for Config.Pending.
 func (b *Budget) Done(ctx context.Context, o slotguard.Outcome) {
 	b.mu.Lock()
@@ -177,7 +181,7 @@ func (b *Budget) Done(ctx context.Context, o slotguard.Outcome) {
 	b.admitted = b.admitted[1:]
 	b.mu.Unlock()
 	noSlot := "0"
-	if o == slotguard.OutcomeNoSlot {
+	if o == slotguard.OutcomeNoSlot || o == slotguard.OutcomeLost {
 		noSlot = "1"
 	}
 	cctx, cancel := bounded(context.WithoutCancel(ctx), b.timeout)
@@ -187,7 +191,7 @@ func (b *Budget) Done(ctx context.Context, o slotguard.Outcome) {
 
 // Usage is what the fleet's budget counts now.
 type Usage struct {
-	NoSlot  int // NO_SLOT answers in the last minute
+	NoSlot  int // NO_SLOT answers (and lost ones) in the last minute
 	Pending int // attempts admitted and not yet Done
 	Submits int // attempts admitted in the last 3 seconds
 }

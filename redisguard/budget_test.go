@@ -225,3 +225,30 @@ func TestBudgetPendingExpires(t *testing.T) {
 		t.Errorf("Admit behind a lost admission came after %v, want about 200 ms", d)
 	}
 }
+
+func TestBudgetOutcomes(t *testing.T) {
+	// What each outcome leaves in the fleet's NO_SLOT line. A lost answer
+	// (sent, then the answer lost or cut) may have been a NO_SLOT, so it
+	// counts as one.
+	tests := []struct {
+		o      slotguard.Outcome
+		noSlot int
+	}{
+		{slotguard.OutcomeUnknown, 0},
+		{slotguard.OutcomeAccepted, 0},
+		{slotguard.OutcomeNoSlot, 1},
+		{slotguard.OutcomeOther, 0},
+		{slotguard.OutcomeLost, 1},
+	}
+	addr := redistest.Addr(t)
+	for _, tt := range tests {
+		b := fleetOf(t, addr, testKey(t), 1, Config{})[0].Budget
+		must(t, "Admit", b.Admit(context.Background()))
+		b.Done(context.Background(), tt.o)
+		u, err := b.Usage(context.Background())
+		must(t, "Usage", err)
+		if want := (Usage{NoSlot: tt.noSlot, Submits: 1}); u != want {
+			t.Errorf("Usage() after Done(%d) = %+v, want %+v", tt.o, u, want)
+		}
+	}
+}

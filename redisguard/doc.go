@@ -22,7 +22,8 @@
 //     (per rolling 3 s) and attempts in flight, checked and updated by one
 //     Lua script per Admit and one per Done. An attempt in flight counts as
 //     a NO_SLOT to come, so the fleet can never send the one that crosses
-//     the line, however many processes admit at once.
+//     the line, however many processes admit at once; an attempt whose
+//     answer was lost counts as a NO_SLOT for the minute.
 //   - Breaker: the open state is a key that expires at the opening's end;
 //     a second key remembers that the fleet tripped, so that after the end
 //     exactly one probe (a SET NX key with a bounded TTL) goes through for
