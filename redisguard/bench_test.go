@@ -78,3 +78,28 @@ func BenchmarkAttempt(b *testing.B) {
 		f.Budget.Done(ctx, slotguard.OutcomeAccepted)
 	}
 }
+
+// BenchmarkSubmitRedisDown is the cost of a submit through a Transport
+// whose Fleet's Redis is killed (Config's defaults: Timeout 50 ms, Backoff
+// 1 s), beside the same Transport without a Fleet. One call per Backoff pays
+// the Timeout; the others skip Redis.
+func BenchmarkSubmitRedisDown(b *testing.B) {
+	ctx := context.Background()
+	for _, bb := range []struct {
+		name string
+		tr   func(b *testing.B) *slotguard.Transport
+	}{
+		{"local", func(b *testing.B) *slotguard.Transport { return fastTransport(b, slotguard.Shared{}, nil) }},
+		{"redis-down", func(b *testing.B) *slotguard.Transport { return downTransport(b, Config{}) }},
+	} {
+		b.Run(bb.name, func(b *testing.B) {
+			tr := bb.tr(b)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := submit(ctx, tr); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

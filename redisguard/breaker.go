@@ -30,11 +30,10 @@ import (
 // wins), and it can only be closed by a probe, which comes after the end.
 // (A key deleted by hand is seen at the end of the copy's open period.)
 type Breaker struct {
-	c            redis.UniversalClient
+	l            *link
 	keys         []string // open, tripped, probe
 	probeTimeout time.Duration
 	tripFor      time.Duration // how much longer than the opening tripped lives
-	timeout      time.Duration
 
 	mu    sync.Mutex
 	until time.Time // local copy of the fleet's opening's end
@@ -42,13 +41,12 @@ type Breaker struct {
 	gen   string // the generation this process probes, "" when none
 }
 
-func newBreaker(c redis.UniversalClient, base string, cfg *Config) *Breaker {
+func newBreaker(l *link, base string, cfg *Config) *Breaker {
 	return &Breaker{
-		c:            c,
+		l:            l,
 		keys:         []string{base + "open", base + "tripped", base + "probe"},
 		probeTimeout: cfg.scaled(cmp.Or(cfg.ProbeTimeout, defaultProbeTimeout)),
 		tripFor:      cfg.scaled(time.Hour),
-		timeout:      cfg.timeout(),
 	}
 }
 
@@ -83,11 +81,13 @@ func (b *Breaker) Allow(ctx context.Context) (probe bool, err error) {
 	if now.Before(until) {
 		return false, &slotguard.OpenError{Code: code, Until: until}
 	}
-	cctx, cancel := bounded(ctx, b.timeout)
-	res, err := allowScript.Run(cctx, b.c, b.keys, b.probeTimeout.Milliseconds()).Slice()
-	cancel()
+	cmd, err := b.l.run(ctx, "breaker allow", allowScript, b.keys, b.probeTimeout.Milliseconds())
 	if err != nil {
-		return false, callError(ctx, "breaker allow", err)
+		return false, err
+	}
+	res, err := cmd.Slice()
+	if err != nil || len(res) == 0 {
+		return false, &Error{Op: "breaker allow", Err: fmt.Errorf("unexpected answer %v (%v)", res, err)}
 	}
 	state, _ := res[0].(int64)
 	switch {
@@ -142,13 +142,8 @@ func (b *Breaker) Open(ctx context.Context, until time.Time, code string) error 
 	// The answer that opens has been read: record it even if the
 	// request's context has just ended.
 	ctx = context.WithoutCancel(ctx)
-	cctx, cancel := bounded(ctx, b.timeout)
-	defer cancel()
-	err := openScript.Run(cctx, b.c, b.keys, d.Milliseconds(), code, newID(), b.tripFor.Milliseconds()).Err()
-	if err != nil {
-		return callError(ctx, "breaker open", err)
-	}
-	return nil
+	_, err := b.l.run(ctx, "breaker open", openScript, b.keys, d.Milliseconds(), code, newID(), b.tripFor.Milliseconds())
+	return err
 }
 
 // closeScript: ARGV[1] the generation the probe was taken in, "" for any.
@@ -174,10 +169,6 @@ func (b *Breaker) Close(ctx context.Context) error {
 	b.until = time.Time{}
 	b.mu.Unlock()
 	ctx = context.WithoutCancel(ctx) // as in Open
-	cctx, cancel := bounded(ctx, b.timeout)
-	defer cancel()
-	if err := closeScript.Run(cctx, b.c, b.keys, gen).Err(); err != nil {
-		return callError(ctx, "breaker close", err)
-	}
-	return nil
+	_, err := b.l.run(ctx, "breaker close", closeScript, b.keys, gen)
+	return err
 }

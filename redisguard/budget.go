@@ -32,14 +32,13 @@ import (
 // Pending entries only count, so which one goes makes no difference, and
 // the oldest would stop counting first anyway.
 type Budget struct {
-	c          redis.UniversalClient
+	l          *link
 	keys       []string // noslot, pending, submits
 	window     int64    // microseconds: the NO_SLOT window
 	swindow    int64    // microseconds: the submit window
 	pendingFor int64    // microseconds
 	noSlotLine int64    // -1: off
 	submitLine int64    // -1: off
-	timeout    time.Duration
 	poll       time.Duration
 
 	id  string
@@ -49,7 +48,7 @@ type Budget struct {
 	admitted []string // members admitted here and not yet Done, oldest first
 }
 
-func newBudget(c redis.UniversalClient, base string, cfg *Config) *Budget {
+func newBudget(l *link, base string, cfg *Config) *Budget {
 	line := func(n, def int) int64 {
 		n = cmp.Or(n, def)
 		if n == slotguard.Unlimited {
@@ -58,14 +57,13 @@ func newBudget(c redis.UniversalClient, base string, cfg *Config) *Budget {
 		return int64(n)
 	}
 	return &Budget{
-		c:          c,
+		l:          l,
 		keys:       []string{base + "noslot", base + "pending", base + "submits"},
 		window:     cfg.scaled(time.Minute).Microseconds(),
 		swindow:    cfg.scaled(3 * time.Second).Microseconds(),
 		pendingFor: cfg.scaled(cmp.Or(cfg.Pending, defaultPending)).Microseconds(),
 		noSlotLine: line(cfg.Budget.NoSlotPerMinute, defaultNoSlotLine),
 		submitLine: line(cfg.Budget.SubmitsPer3s, defaultSubmitLine),
-		timeout:    cfg.timeout(),
 		poll:       cmp.Or(cfg.Poll, defaultPoll),
 		id:         newID(),
 	}
@@ -137,16 +135,18 @@ return 1
 // Near a line it sleeps until the oldest counted entry leaves its window,
 // or Config.Poll at most when room can come from an answer. Each check is
 // one Redis call bounded by Config.Timeout; a failed call is an *Error at
-// once.
+// once, and so is every call for Config.Backoff after.
 func (b *Budget) Admit(ctx context.Context) error {
 	member := b.id + ":" + strconv.FormatUint(b.seq.Add(1), 36)
 	for {
-		cctx, cancel := bounded(ctx, b.timeout)
-		res, err := admitScript.Run(cctx, b.c, b.keys, member,
-			b.window, b.swindow, b.pendingFor, b.noSlotLine, b.submitLine).Int64Slice()
-		cancel()
+		cmd, err := b.l.run(ctx, "budget admit", admitScript, b.keys, member,
+			b.window, b.swindow, b.pendingFor, b.noSlotLine, b.submitLine)
 		if err != nil {
-			return callError(ctx, "budget admit", err)
+			return err
+		}
+		res, err := cmd.Int64Slice()
+		if err != nil {
+			return &Error{Op: "budget admit", Err: err}
 		}
 		if len(res) > 0 && res[0] == 1 {
 			b.mu.Lock()
@@ -168,8 +168,9 @@ func (b *Budget) Admit(ctx context.Context) error {
 // has ended (a cancelled request's attempt still left its mark at the
 // provider), within Config.Timeout. A NO_SLOT answer counts for a minute,
 // and so does a lost one (slotguard.OutcomeLost): the provider counted the
-// attempt, maybe as a NO_SLOT. When the call fails, the attempt keeps
-// counting as a possible NO_SLOT for Config.Pending.
+// attempt, maybe as a NO_SLOT. When the call fails, or is skipped in a
+// back-off (Config.Backoff), the attempt keeps counting as a possible
+// NO_SLOT for Config.Pending.
 func (b *Budget) Done(ctx context.Context, o slotguard.Outcome) {
 	b.mu.Lock()
 	if len(b.admitted) == 0 {
@@ -184,9 +185,7 @@ func (b *Budget) Done(ctx context.Context, o slotguard.Outcome) {
 	if o == slotguard.OutcomeNoSlot || o == slotguard.OutcomeLost {
 		noSlot = "1"
 	}
-	cctx, cancel := bounded(context.WithoutCancel(ctx), b.timeout)
-	defer cancel()
-	doneScript.Run(cctx, b.c, b.keys, member, noSlot, b.window)
+	b.l.run(context.WithoutCancel(ctx), "budget done", doneScript, b.keys, member, noSlot, b.window)
 }
 
 // Usage is what the fleet's budget counts now.
@@ -207,11 +206,13 @@ return {
 
 // Usage reports what the fleet's budget counts now, for dashboards.
 func (b *Budget) Usage(ctx context.Context) (Usage, error) {
-	cctx, cancel := bounded(ctx, b.timeout)
-	defer cancel()
-	res, err := usageScript.Run(cctx, b.c, b.keys, b.window, b.swindow).Int64Slice()
+	cmd, err := b.l.run(ctx, "budget usage", usageScript, b.keys, b.window, b.swindow)
 	if err != nil {
-		return Usage{}, callError(ctx, "budget usage", err)
+		return Usage{}, err
+	}
+	res, err := cmd.Int64Slice()
+	if err != nil {
+		return Usage{}, &Error{Op: "budget usage", Err: err}
 	}
 	if len(res) != 3 {
 		return Usage{}, &Error{Op: "budget usage", Err: redis.Nil}

@@ -35,10 +35,10 @@ type Config struct {
 	// that floor.
 	Budget slotguard.BudgetConfig
 	// Pending is how long an admitted attempt counts as in flight when
-	// its Done never reaches Redis (the process died, or Redis failed at
-	// that moment). It should outlast the longest submit request plus a
-	// minute, so that a lost NO_SLOT is counted for as long as the
-	// provider counts it. 0: 2 minutes.
+	// its Done never reaches Redis (the process died, Redis failed at that
+	// moment, or the call was skipped in a back-off). It should outlast
+	// the longest submit request plus a minute, so that a lost NO_SLOT is
+	// counted for as long as the provider counts it. 0: 2 minutes.
 	Pending time.Duration
 	// Poll caps one wait of Admit near the NO_SLOT line, when the room
 	// can come from another process's answer, which Admit polls for.
@@ -49,10 +49,17 @@ type Config struct {
 	ProbeTimeout time.Duration
 	// Timeout bounds every Redis call. 0: 50 ms.
 	Timeout time.Duration
+	// Backoff is how long the fleet's parts (pacer, budget, breaker of
+	// one Fleet) skip Redis after a call fails: meanwhile every call
+	// returns an *Error matching ErrBackoff at once, and slotguard's
+	// Transport uses its local limits; then one call tries Redis again.
+	// An outage so costs one Timeout per Backoff, and the fleet is back on
+	// its shared limits at most Backoff after Redis is. 0: 1 s.
+	Backoff time.Duration
 	// TimeScale runs every duration faster, as slotguard.Config.TimeScale
 	// does, for simulations: N >= 1 divides the windows (minute, 3 s),
-	// Pending and ProbeTimeout by N and multiplies Rate by N. Timeout
-	// and Poll are real time. 0 or 1: real time.
+	// Pending and ProbeTimeout by N and multiplies Rate by N. Timeout,
+	// Backoff and Poll are real time. 0 or 1: real time.
 	TimeScale float64
 }
 
@@ -66,6 +73,7 @@ const (
 	defaultPoll         = 100 * time.Millisecond
 	defaultProbeTimeout = 30 * time.Second
 	defaultTimeout      = 50 * time.Millisecond
+	defaultBackoff      = time.Second
 )
 
 func (c *Config) validate() error {
@@ -86,6 +94,8 @@ func (c *Config) validate() error {
 		return fieldError("ProbeTimeout", c.ProbeTimeout, "must not be negative")
 	case c.Timeout < 0:
 		return fieldError("Timeout", c.Timeout, "must not be negative")
+	case c.Backoff < 0:
+		return fieldError("Backoff", c.Backoff, "must not be negative")
 	case math.IsNaN(c.TimeScale) || math.IsInf(c.TimeScale, 0) || c.TimeScale != 0 && c.TimeScale < 1:
 		return fieldError("TimeScale", c.TimeScale, "must be 0 (real time) or at least 1")
 	}

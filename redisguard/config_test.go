@@ -26,6 +26,7 @@ func TestNewConfigErrors(t *testing.T) {
 		{Config{Poll: -time.Second}, "Config.Poll"},
 		{Config{ProbeTimeout: -time.Second}, "Config.ProbeTimeout"},
 		{Config{Timeout: -time.Second}, "Config.Timeout"},
+		{Config{Backoff: -time.Second}, "Config.Backoff"},
 		{Config{TimeScale: 0.5}, "Config.TimeScale"},
 		{Config{TimeScale: math.Inf(1)}, "Config.TimeScale"},
 	}

@@ -10,23 +10,32 @@ import (
 	"github.com/slotguard/slotguard/redisguard/redistest"
 )
 
+// fleetCall is one call of a part of a Fleet. Budget.Done has no error:
+// its call returns nil.
+type fleetCall struct {
+	name string
+	call func() error
+}
+
+// fleetCalls are the calls of every part of f; Breaker.Open opens for open.
+func fleetCalls(f *Fleet, open time.Duration) []fleetCall {
+	ctx := context.Background()
+	return []fleetCall{
+		{"Pacer.Wait", func() error { return f.Pacer.Wait(ctx) }},
+		{"Budget.Admit", func() error { return f.Budget.Admit(ctx) }},
+		{"Budget.Done", func() error { f.Budget.Done(ctx, slotguard.OutcomeNoSlot); return nil }},
+		{"Budget.Usage", func() error { _, err := f.Budget.Usage(ctx); return err }},
+		{"Breaker.Allow", func() error { _, err := f.Breaker.Allow(ctx); return err }},
+		{"Breaker.Open", func() error { return f.Breaker.Open(ctx, time.Now().Add(open), "") }},
+		{"Breaker.Close", func() error { return f.Breaker.Close(ctx) }},
+	}
+}
+
 // callsFail checks that every call fails with an *Error, never a context
 // error, within the timeout and some slack, and never panics.
 func callsFail(t *testing.T, f *Fleet, timeout time.Duration, what string) {
 	t.Helper()
-	ctx := context.Background()
-	calls := []struct {
-		name string
-		call func() error
-	}{
-		{"Pacer.Wait", func() error { return f.Pacer.Wait(ctx) }},
-		{"Budget.Admit", func() error { return f.Budget.Admit(ctx) }},
-		{"Budget.Done", func() error { f.Budget.Done(ctx, slotguard.OutcomeNoSlot); return nil }},
-		{"Breaker.Allow", func() error { _, err := f.Breaker.Allow(ctx); return err }},
-		{"Breaker.Open", func() error { return f.Breaker.Open(ctx, time.Now().Add(time.Second), "") }},
-		{"Breaker.Close", func() error { return f.Breaker.Close(ctx) }},
-	}
-	for _, c := range calls {
+	for _, c := range fleetCalls(f, time.Second) {
 		start := time.Now()
 		err := c.call()
 		d := time.Since(start)
@@ -44,18 +53,8 @@ func callsFail(t *testing.T, f *Fleet, timeout time.Duration, what string) {
 func callsWork(t *testing.T, f *Fleet, what string) {
 	t.Helper()
 	ctx := context.Background()
-	// A connection the pool kept from before may fail once: give the
-	// client a few tries to reconnect.
-	var err error
-	for range 20 {
-		if err = f.Budget.Admit(ctx); err == nil {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatalf("%s: Budget.Admit = %v, want it to work again", what, err)
-	}
+	reconnect(t, f) // ends the back-off of the failures before
+	must(t, what+": Budget.Admit", f.Budget.Admit(ctx))
 	f.Budget.Done(ctx, slotguard.OutcomeAccepted)
 	must(t, what+": Pacer.Wait", f.Pacer.Wait(ctx))
 	if _, err := f.Breaker.Allow(ctx); err != nil {
@@ -63,10 +62,13 @@ func callsWork(t *testing.T, f *Fleet, what string) {
 	}
 }
 
+// The outage tests below set a back-off of 1 ns, so that every call asks
+// Redis and meets its Timeout; TestBackoff tests the back-off.
+
 func TestRedisKilledAndRestarted(t *testing.T) {
 	s := redistest.Start(t)
 	const timeout = 50 * time.Millisecond
-	f := fleetOf(t, s.Addr, testKey(t), 1, Config{Rate: 1000, Timeout: timeout})[0]
+	f := fleetOf(t, s.Addr, testKey(t), 1, Config{Rate: 1000, Timeout: timeout, Backoff: time.Nanosecond})[0]
 	callsWork(t, f, "up")
 	s.Stop()
 	callsFail(t, f, timeout, "killed")
@@ -79,7 +81,7 @@ func TestRedisStalled(t *testing.T) {
 	// costs each call the timeout, no more.
 	s := redistest.Start(t)
 	const timeout = 50 * time.Millisecond
-	f := fleetOf(t, s.Addr, testKey(t), 1, Config{Rate: 1000, Timeout: timeout})[0]
+	f := fleetOf(t, s.Addr, testKey(t), 1, Config{Rate: 1000, Timeout: timeout, Backoff: time.Nanosecond})[0]
 	callsWork(t, f, "up")
 	s.Pause()
 	callsFail(t, f, timeout, "stalled")

@@ -39,19 +39,17 @@ import (
 // shared schedule by its own interval), and the fleet's rate lies between
 // its processes' limits. With one Config and no adaptive pacing they agree.
 type Pacer struct {
-	c       redis.UniversalClient
-	keys    []string
-	timeout time.Duration
-	burst   int
-	limit   atomic.Uint64 // math.Float64bits of attempts per second
+	l     *link
+	keys  []string
+	burst int
+	limit atomic.Uint64 // math.Float64bits of attempts per second
 }
 
-func newPacer(c redis.UniversalClient, base string, cfg *Config) *Pacer {
+func newPacer(l *link, base string, cfg *Config) *Pacer {
 	p := &Pacer{
-		c:       c,
-		keys:    []string{base + "pacer"},
-		timeout: cfg.timeout(),
-		burst:   cmp.Or(cfg.Burst, 1),
+		l:     l,
+		keys:  []string{base + "pacer"},
+		burst: cmp.Or(cfg.Burst, 1),
 	}
 	p.SetLimit(rate.Limit(cmp.Or(cfg.Rate, defaultRate) * max(cfg.TimeScale, 1)))
 	return p
@@ -99,8 +97,9 @@ return 0
 // Wait implements slotguard.Waiter: it blocks until the fleet's pace lets
 // one more attempt go, or ctx ends (then it returns ctx.Err()). It makes
 // one Redis call, bounded by Config.Timeout; a failed call is an *Error at
-// once, never a wait. A slot past ctx's deadline is not reserved: Wait
-// sleeps until the deadline and returns ctx.Err().
+// once, never a wait, and so is every call for Config.Backoff after. A slot
+// past ctx's deadline is not reserved: Wait sleeps until the deadline and
+// returns ctx.Err().
 func (p *Pacer) Wait(ctx context.Context) error {
 	r := float64(p.Limit())
 	switch {
@@ -114,11 +113,13 @@ func (p *Pacer) Wait(ctx context.Context) error {
 	if dl, ok := ctx.Deadline(); ok {
 		longest = max(time.Until(dl).Microseconds(), 0)
 	}
-	cctx, cancel := bounded(ctx, p.timeout)
-	res, err := reserveScript.Run(cctx, p.c, p.keys, interval, p.burst, longest).Slice()
-	cancel()
+	cmd, err := p.l.run(ctx, "pacer", reserveScript, p.keys, interval, p.burst, longest)
 	if err != nil {
-		return callError(ctx, "pacer", err)
+		return err
+	}
+	res, err := cmd.Slice()
+	if err != nil {
+		return &Error{Op: "pacer", Err: err}
 	}
 	if len(res) < 2 {
 		return &Error{Op: "pacer", Err: errors.New("unexpected answer")}
@@ -141,9 +142,7 @@ func (p *Pacer) Wait(ctx context.Context) error {
 	}
 	if ok == 1 && len(res) == 3 {
 		// Give the slot back if nobody reserved after it.
-		cctx, cancel := bounded(context.WithoutCancel(ctx), p.timeout)
-		unreserveScript.Run(cctx, p.c, p.keys, res[2], interval)
-		cancel()
+		p.l.run(context.WithoutCancel(ctx), "pacer", unreserveScript, p.keys, res[2], interval)
 	}
 	return ctx.Err()
 }

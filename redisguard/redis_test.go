@@ -57,6 +57,25 @@ func fleetOf(t testing.TB, addr, key string, n int, cfg Config) []*Fleet {
 	return fs
 }
 
+// reconnect waits until each of fs answers again after Redis came back,
+// ending their back-offs (Load tries even during one).
+func reconnect(t testing.TB, fs ...*Fleet) {
+	t.Helper()
+	for _, f := range fs {
+		var err error
+		for range 40 {
+			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+			err = f.Load(ctx)
+			cancel()
+			if err == nil {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		must(t, "reconnect", err)
+	}
+}
+
 func ctxFor(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)

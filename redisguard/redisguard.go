@@ -1,6 +1,7 @@
 package redisguard
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -20,7 +21,7 @@ type Fleet struct {
 	Budget  *Budget
 	Breaker *Breaker
 
-	client redis.UniversalClient
+	link *link
 }
 
 // New returns the fleet state for apiKey in client's Redis, as cfg says. It
@@ -39,13 +40,14 @@ func New(client redis.UniversalClient, apiKey string, cfg Config) (*Fleet, error
 		return nil, err
 	}
 	base := KeyBase(cfg.Prefix, apiKey)
+	l := &link{c: client, timeout: cfg.timeout(), backoff: cmp.Or(cfg.Backoff, defaultBackoff)}
 	f := &Fleet{
-		Budget:  newBudget(client, base, &cfg),
-		Breaker: newBreaker(client, base, &cfg),
-		client:  client,
+		Budget:  newBudget(l, base, &cfg),
+		Breaker: newBreaker(l, base, &cfg),
+		link:    l,
 	}
 	if !math.IsInf(cfg.Rate, 1) {
-		f.Pacer = newPacer(client, base, &cfg)
+		f.Pacer = newPacer(l, base, &cfg)
 	}
 	return f, nil
 }
@@ -62,13 +64,23 @@ var scripts = []*redis.Script{
 // loading scripts. Call it at start, with a deadline of your choosing; it
 // also tells whether Redis is there. Without it, the first calls do this
 // themselves, and may fail their timeout (the Transport then uses its
-// local limits until a call succeeds).
+// local limits until a call succeeds). Load tries Redis even during a
+// back-off (see Config.Backoff); its success ends the back-off, and its
+// failure starts one.
 func (f *Fleet) Load(ctx context.Context) error {
-	if err := f.client.Ping(ctx).Err(); err != nil {
+	c := f.link.force()
+	err := f.load(ctx)
+	f.link.leave(ctx, c, err)
+	return err
+}
+
+func (f *Fleet) load(ctx context.Context) error {
+	c := f.link.c
+	if err := c.Ping(ctx).Err(); err != nil {
 		return callError(ctx, "load", err)
 	}
 	for _, s := range scripts {
-		if err := s.Load(ctx, f.client).Err(); err != nil {
+		if err := s.Load(ctx, c).Err(); err != nil {
 			return callError(ctx, "load", err)
 		}
 	}
@@ -112,35 +124,16 @@ func checkClient(c redis.UniversalClient) error {
 	return nil
 }
 
-// bounded returns ctx bounded by d, for one Redis call.
-func bounded(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, d)
-}
-
-// callError is the error of a failed Redis call: ctx.Err() unchanged when
-// the request's own context ended (so errors.Is(err, context.Canceled)
-// holds and the Transport does not take it for an outage), otherwise the
-// cause wrapped.
-func callError(ctx context.Context, what string, err error) error {
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		// The call's own bound, not the request's: keep it from
-		// matching context.DeadlineExceeded.
-		err = ErrTimeout
-	}
-	return &Error{Op: what, Err: err}
-}
-
 // ErrTimeout is the cause of an *Error when Redis did not answer within
 // Config.Timeout.
 var ErrTimeout = errors.New("no answer within Config.Timeout")
 
 // Error is the error of a Redis call that failed: Redis is down, slow
 // (past Config.Timeout: Err is ErrTimeout) or answered something
-// unexpected. It never matches a context error: when the request's context
-// ends, the calls return ctx.Err() itself.
+// unexpected; or of a call skipped because one failed less than
+// Config.Backoff ago (Err matches ErrBackoff, and that failure). It never
+// matches a context error: when the request's context ends, the calls
+// return ctx.Err() itself.
 type Error struct {
 	Op  string // "pacer", "budget admit", "breaker allow", ...
 	Err error
