@@ -4,8 +4,10 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -23,7 +25,8 @@ import (
 // probe is taken with SET NX PX Config.ProbeTimeout by the one process whose
 // submit probes. Allow is one script: open → refuse; tripped and no probe
 // → take the probe; tripped and a probe out → refuse; otherwise allow.
-// Open and Close are one script each. No lock is held across a request.
+// Open, Close and Release are one script each. No lock is held across a
+// request.
 //
 // While open, Allow refuses from a local copy of the opening's end, with
 // no round trip: an opening only ever grows until its end (a later opening
@@ -35,10 +38,14 @@ type Breaker struct {
 	probeTimeout time.Duration
 	tripFor      time.Duration // how much longer than the opening tripped lives
 
+	id  string // this process, in probe tokens
+	seq atomic.Uint64
+
 	mu    sync.Mutex
 	until time.Time // local copy of the fleet's opening's end
 	code  string
 	gen   string // the generation this process probes, "" when none
+	token string // its probe's token
 }
 
 func newBreaker(l *link, base string, cfg *Config) *Breaker {
@@ -47,11 +54,18 @@ func newBreaker(l *link, base string, cfg *Config) *Breaker {
 		keys:         []string{base + "open", base + "tripped", base + "probe"},
 		probeTimeout: cfg.scaled(cmp.Or(cfg.ProbeTimeout, defaultProbeTimeout)),
 		tripFor:      cfg.scaled(time.Hour),
+		id:           newID(),
 	}
 }
 
-// allowScript returns {0, code, ms}: open for ms more ms (-1: a probe is
-// out); {1}: closed; {2, generation|code}: this submit is the probe.
+// newToken returns a token no other call of the fleet uses.
+func (b *Breaker) newToken() string {
+	return b.id + "." + strconv.FormatUint(b.seq.Add(1), 36)
+}
+
+// allowScript: ARGV[1] ProbeTimeout in ms, ARGV[2] a probe token. It
+// returns {0, code, ms}: open for ms more ms (-1: a probe is out); {1}:
+// closed; {2, generation|code}: this submit is the probe.
 var allowScript = redis.NewScript(`
 local code = redis.call('GET', KEYS[1])
 if code then
@@ -61,10 +75,10 @@ local tripped = redis.call('GET', KEYS[2])
 if not tripped then
   return {1}
 end
-local gen = string.match(tripped, '^[^|]*')
-if redis.call('SET', KEYS[3], gen, 'NX', 'PX', ARGV[1]) then
+if redis.call('SET', KEYS[3], ARGV[2], 'NX', 'PX', ARGV[1]) then
   return {2, tripped}
 end
+local gen = string.match(tripped, '^[^|]*')
 return {0, string.sub(tripped, #gen + 2), -1}
 `)
 
@@ -81,7 +95,8 @@ func (b *Breaker) Allow(ctx context.Context) (probe bool, err error) {
 	if now.Before(until) {
 		return false, &slotguard.OpenError{Code: code, Until: until}
 	}
-	cmd, err := b.l.run(ctx, "breaker allow", allowScript, b.keys, b.probeTimeout.Milliseconds())
+	token := b.newToken()
+	cmd, err := b.l.run(ctx, "breaker allow", allowScript, b.keys, b.probeTimeout.Milliseconds(), token)
 	if err != nil {
 		return false, err
 	}
@@ -96,7 +111,7 @@ func (b *Breaker) Allow(ctx context.Context) (probe bool, err error) {
 	case state == 2 && len(res) == 2:
 		gen, _, _ := strings.Cut(fmt.Sprint(res[1]), "|")
 		b.mu.Lock()
-		b.gen = gen
+		b.gen, b.token = gen, token
 		b.mu.Unlock()
 		return true, nil
 	case state == 0 && len(res) == 3:
@@ -163,12 +178,45 @@ return 1
 // accepted it closes the fleet's breaker, unless a newer opening came
 // meanwhile (another process's ban answer), which stands.
 func (b *Breaker) Close(ctx context.Context) error {
+	gen, _ := b.endProbe()
 	b.mu.Lock()
-	gen := b.gen
-	b.gen = ""
 	b.until = time.Time{}
 	b.mu.Unlock()
 	ctx = context.WithoutCancel(ctx) // as in Open
 	_, err := b.l.run(ctx, "breaker close", closeScript, b.keys, gen)
+	return err
+}
+
+// endProbe returns the generation and token of this process's probe, ""
+// when none, and forgets them: a probe's outcome is reported once.
+func (b *Breaker) endProbe() (gen, token string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	gen, token = b.gen, b.token
+	b.gen, b.token = "", ""
+	return gen, token
+}
+
+// releaseScript ends the probe whose token is ARGV[1], if it is still out.
+var releaseScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+`)
+
+// Release ends a probe whose answer proved nothing either way (neither
+// accepted, NO_SLOT nor a ban): the breaker stays as it was, and the next
+// submit of the fleet may probe at once, rather than after
+// Config.ProbeTimeout. It does nothing unless this process holds the
+// fleet's probe; a probe that timed out and went to another process stays
+// that process's.
+func (b *Breaker) Release(ctx context.Context) error {
+	_, token := b.endProbe()
+	if token == "" {
+		return nil
+	}
+	ctx = context.WithoutCancel(ctx) // as in Open
+	_, err := b.l.run(ctx, "breaker release", releaseScript, b.keys[2:3], token)
 	return err
 }

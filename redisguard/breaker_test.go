@@ -188,3 +188,60 @@ func TestBreakerOpenNeedsNoRoundTrip(t *testing.T) {
 		t.Errorf("100 Allows while open took %v, want no round trip", d)
 	}
 }
+
+func TestBreakerRelease(t *testing.T) {
+	// A probe whose answer proved nothing is released: the next submit
+	// of the fleet probes at once, not after ProbeTimeout (issue 11: the
+	// whole fleet waited 30 s), and the breaker stays tripped.
+	addr := redistest.Addr(t)
+	fs := fleetOf(t, addr, testKey(t), 3, Config{ProbeTimeout: time.Minute})
+	a, b, c := fs[0].Breaker, fs[1].Breaker, fs[2].Breaker
+	ctx := context.Background()
+	must(t, "Release without a probe", a.Release(ctx))
+	must(t, "Open", a.Open(ctx, time.Now().Add(20*time.Millisecond), ""))
+	time.Sleep(40 * time.Millisecond)
+	if probe, err := a.Allow(ctx); !probe || err != nil {
+		t.Fatalf("Allow after the opening = %v, %v, want the probe", probe, err)
+	}
+	if _, err := b.Allow(ctx); !errors.Is(err, slotguard.ErrCircuitOpen) {
+		t.Fatalf("Allow with a probe out = %v, want open", err)
+	}
+	must(t, "Release", a.Release(ctx))
+	if probe, err := b.Allow(ctx); !probe || err != nil {
+		t.Fatalf("Allow after Release = %v, %v, want the next probe at once", probe, err)
+	}
+	if _, err := c.Allow(ctx); !errors.Is(err, slotguard.ErrCircuitOpen) {
+		t.Errorf("Allow with the next probe out = %v, want open: the breaker stays tripped", err)
+	}
+	// a no longer holds a probe: its Release leaves b's alone.
+	must(t, "Release again", a.Release(ctx))
+	if _, err := c.Allow(ctx); !errors.Is(err, slotguard.ErrCircuitOpen) {
+		t.Errorf("Allow after a second Release = %v, want b's probe still out", err)
+	}
+	must(t, "Close", b.Close(ctx))
+	if probe, err := c.Allow(ctx); probe || err != nil {
+		t.Errorf("Allow after the probe's Close = %v, %v, want closed", probe, err)
+	}
+}
+
+func TestBreakerReleaseAfterTimeout(t *testing.T) {
+	// A probe that timed out and went to another process is that
+	// process's: the first prober's late Release does not end it.
+	addr := redistest.Addr(t)
+	fs := fleetOf(t, addr, testKey(t), 3, Config{ProbeTimeout: 100 * time.Millisecond})
+	a, b, c := fs[0].Breaker, fs[1].Breaker, fs[2].Breaker
+	ctx := context.Background()
+	must(t, "Open", a.Open(ctx, time.Now().Add(20*time.Millisecond), ""))
+	time.Sleep(40 * time.Millisecond)
+	if probe, _ := a.Allow(ctx); !probe {
+		t.Fatal("no probe after the opening")
+	}
+	time.Sleep(150 * time.Millisecond)
+	if probe, _ := b.Allow(ctx); !probe {
+		t.Fatal("no probe after ProbeTimeout")
+	}
+	must(t, "late Release", a.Release(ctx))
+	if _, err := c.Allow(ctx); !errors.Is(err, slotguard.ErrCircuitOpen) {
+		t.Errorf("Allow after a timed-out probe's Release = %v, want the new probe still out", err)
+	}
+}

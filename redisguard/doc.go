@@ -27,7 +27,8 @@
 //   - Breaker: the open state is a key that expires at the opening's end;
 //     a second key remembers that the fleet tripped, so that after the end
 //     exactly one probe (a SET NX key with a bounded TTL) goes through for
-//     the whole fleet. Each transition is one Lua script.
+//     the whole fleet, and a probe whose answer proved nothing is released
+//     at once for the next. Each transition is one Lua script.
 //
 // No lock is held across a request. (gobreaker's DistributedCircuitBreaker
 // takes a store-wide mutex around Execute, the request included, because it

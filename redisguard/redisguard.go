@@ -56,7 +56,7 @@ func New(client redis.UniversalClient, apiKey string, cfg Config) (*Fleet, error
 var scripts = []*redis.Script{
 	reserveScript, unreserveScript,
 	admitScript, doneScript, usageScript,
-	allowScript, openScript, closeScript,
+	allowScript, openScript, closeScript, releaseScript,
 }
 
 // Load connects to Redis and loads redisguard's scripts, so that the first
