@@ -53,6 +53,8 @@ func TestBackoff(t *testing.T) {
 		t.Fatalf("first call with Redis down = %v after %v, want a failed call", err, took)
 	}
 	failed := time.Now()
+	// (An opening that ends before Redis is back: the process would
+	// remember it, and Allow refuse.)
 	for _, c := range fleetCalls(f, backoff/2) {
 		took, err := timed(c.call)
 		skipped(t, c.name, err, took)

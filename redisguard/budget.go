@@ -27,13 +27,22 @@ import (
 // one (slotguard.OutcomeLost: the provider may have answered NO_SLOT),
 // adds a noslot one.
 //
+// When Redis has lost the fleet's state (see the package doc), the sets
+// are empty but the provider still counts the answers of the last minute.
+// Admit then assumes the window was full, its answers spread over it as a
+// fleet at the line spreads them, and lets each line ramp up from 0 over
+// one window: k of the NO_SLOT line's 110 at k/110 of a minute after the
+// state was found lost, as the answers that Redis forgot leave the
+// provider's window. (Issue 11: without it a restart at the line let the
+// fleet send 220 more attempts within 425 ms.)
+//
 // slotguard.Budget's Done does not say which admission it ends; a Budget
 // keeps its own admitted entries, oldest first, and Done ends the oldest.
 // Pending entries only count, so which one goes makes no difference, and
 // the oldest would stop counting first anyway.
 type Budget struct {
 	l          *link
-	keys       []string // noslot, pending, submits
+	keys       []string // noslot, pending, submits, epoch
 	window     int64    // microseconds: the NO_SLOT window
 	swindow    int64    // microseconds: the submit window
 	pendingFor int64    // microseconds
@@ -58,7 +67,7 @@ func newBudget(l *link, base string, cfg *Config) *Budget {
 	}
 	return &Budget{
 		l:          l,
-		keys:       []string{base + "noslot", base + "pending", base + "submits"},
+		keys:       []string{base + "noslot", base + "pending", base + "submits", base + "epoch"},
 		window:     cfg.scaled(time.Minute).Microseconds(),
 		swindow:    cfg.scaled(3 * time.Second).Microseconds(),
 		pendingFor: cfg.scaled(cmp.Or(cfg.Pending, defaultPending)).Microseconds(),
@@ -69,47 +78,61 @@ func newBudget(l *link, base string, cfg *Config) *Budget {
 	}
 }
 
-// luaNow sets now to the server's time in microseconds: every window is
-// measured on it, so the machines' clocks never need to agree. A script
-// that reads TIME and then writes must be replicated by its effects, not
-// re-run on the replicas (where TIME differs): Redis 7 always does that,
-// Redis 5 and 6 do it unless lua-replicate-commands is off, and
-// redis.replicate_commands() turns it on for this script (a no-op on 7).
-// So every script that reads TIME starts with luaNow.
-const luaNow = `redis.replicate_commands()
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-`
-
 // admitScript returns {1} when admitted, or {0, wait}: microseconds until
-// the oldest counted entry leaves its window, -1 when only answers to
-// attempts in flight can make room.
+// the oldest counted entry leaves its window or a ramping line grows, -1
+// when only answers to attempts in flight can make room.
 var admitScript = redis.NewScript(luaNow + `
+local ekey = KEYS[4]
+` + luaEpoch + `
 local window, swindow, pending = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local noSlotLine, submitLine = tonumber(ARGV[5]), tonumber(ARGV[6])
+local since = now - tonumber(epoch)
+-- line is full's value now: full ramps up from 0 over window w after the
+-- epoch began; grow is how long until it passes count (-1: it will not).
+local function line(full, w, count)
+  if full < 0 or since >= w then
+    return full, -1
+  end
+  local grow = -1
+  if count < full then
+    grow = math.ceil((count + 1) * w / full) - since
+  end
+  return math.floor(full * since / w), grow
+end
+-- sooner is the sooner of two waits, -1 meaning none.
+local function sooner(a, b)
+  if a < 0 or (b >= 0 and b < a) then return b end
+  return a
+end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - swindow)
 if noSlotLine >= 0 then
   local n = redis.call('ZCARD', KEYS[1])
   local p = redis.call('ZCARD', KEYS[2])
-  if n + p >= noSlotLine then
-    local wait = -1
+  local l, wait = line(noSlotLine, window, n + p)
+  if n + p >= l then
     if n > 0 then
       local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-      wait = tonumber(oldest[2]) + window - now
+      wait = sooner(wait, tonumber(oldest[2]) + window - now)
     end
     if p > 0 then
       local oldest = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-      local w = tonumber(oldest[2]) - now
-      if wait < 0 or w < wait then wait = w end
+      wait = sooner(wait, tonumber(oldest[2]) - now)
     end
     return {0, math.max(wait, 1)}
   end
 end
-if submitLine >= 0 and redis.call('ZCARD', KEYS[3]) >= submitLine then
-  local oldest = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
-  return {0, math.max(tonumber(oldest[2]) + swindow - now, 1)}
+if submitLine >= 0 then
+  local s = redis.call('ZCARD', KEYS[3])
+  local l, wait = line(submitLine, swindow, s)
+  if s >= l then
+    if s > 0 then
+      local oldest = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
+      wait = sooner(wait, tonumber(oldest[2]) + swindow - now)
+    end
+    return {0, math.max(wait, 1)}
+  end
 end
 redis.call('ZADD', KEYS[2], now + pending, ARGV[1])
 redis.call('PEXPIRE', KEYS[2], math.ceil(pending / 1000) + 1000)
@@ -185,7 +208,7 @@ func (b *Budget) Done(ctx context.Context, o slotguard.Outcome) {
 	if o == slotguard.OutcomeNoSlot || o == slotguard.OutcomeLost {
 		noSlot = "1"
 	}
-	b.l.run(context.WithoutCancel(ctx), "budget done", doneScript, b.keys, member, noSlot, b.window)
+	b.l.run(context.WithoutCancel(ctx), "budget done", doneScript, b.keys[:3], member, noSlot, b.window)
 }
 
 // Usage is what the fleet's budget counts now.
@@ -206,7 +229,7 @@ return {
 
 // Usage reports what the fleet's budget counts now, for dashboards.
 func (b *Budget) Usage(ctx context.Context) (Usage, error) {
-	cmd, err := b.l.run(ctx, "budget usage", usageScript, b.keys, b.window, b.swindow)
+	cmd, err := b.l.run(ctx, "budget usage", usageScript, b.keys[:3], b.window, b.swindow)
 	if err != nil {
 		return Usage{}, err
 	}

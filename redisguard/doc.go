@@ -64,14 +64,68 @@
 // Backoff keeps the fleet on its local limits for longer after Redis is
 // back; a shorter one pays the Timeout more often while it is down.
 //
+// # When Redis loses its state
+//
+// A Redis that restarts without its data, or a failover to a replica that
+// has none, would forget the fleet's budget and openings while the provider
+// remembers them (issue 11: at the NO_SLOT line of 110, a restart let the
+// fleet send 220 more attempts within 425 ms, and a 10-minute ERROR: 1001
+// opening was forgotten by every process that had not seen it). One more
+// key, the fleet's epoch, tells: its absence means the state was lost (or
+// the key is new, or was quiet for a day). The first call that finds it
+// missing begins a new epoch, and
+//
+//   - the budget's lines ramp up from 0 over their window (the NO_SLOT line
+//     over a minute, the k-th of 110 at k/110 of it), as though the window
+//     had been full when the state was lost;
+//   - each process that holds an opening (the latest it saw or made, until
+//     its end) writes it back at its next Allow, which asks Redis once a
+//     second while it refuses from its copy: the later end wins. An Open
+//     that failed, or was skipped in a back-off, is written back the same
+//     way once Redis answers. slotguard's Transport calls Allow only while
+//     its own breaker is closed: the processes that saw the opening write it
+//     back; the one whose own breaker holds it (it got the ban answer) does
+//     not ask until its end.
+//
+// The pacer's schedule needs nothing of the kind: losing it costs one burst
+// at most.
+//
+// A new fleet ramps up too: redisguard cannot tell it from a lost state.
+// The lines count NO_SLOT answers and attempts in flight, not accepted
+// ones: at 2 attempts a second the ramp holds the first attempt about half
+// a second, and after that only NO_SLOT answers coming faster than 110 a
+// minute.
+//
+// What Redis should keep, then:
+//
+//   - AOF (appendonly yes, appendfsync everysec) is the setting to run: a
+//     restart loses at most the last second or so of writes, the epoch
+//     survives and nothing ramps. A second of answers is within the margin
+//     of the NO_SLOT line (110 of the provider's 120).
+//   - RDB snapshots alone are the setting to avoid: a restart brings back a
+//     snapshot minutes old, epoch included, and redisguard cannot tell that
+//     the answers since were forgotten. Turn AOF on beside them, or
+//     persistence off.
+//   - Without persistence a restart comes back empty: the loss is seen, the
+//     lines ramp up over their window (the fleet admits slowly meanwhile),
+//     and an opening survives if a process that holds it submits before its
+//     end.
+//   - Replication is asynchronous: a promoted replica misses the master's
+//     last writes, as AOF does its last second. A master without
+//     persistence that restarts empty empties its replicas too; that is
+//     seen.
+//   - Eviction must not take these keys: run with maxmemory-policy
+//     noeviction (the default), or a Redis of their own. Every key has a
+//     TTL, so a volatile-* policy would evict them first.
+//
 // # Keys
 //
 // Keys are Prefix + ":{" + the first 16 hex digits of the API key's SHA-256
-// + "}:" + a name (pacer, noslot, pending, submits, open, tripped, probe);
-// the API key itself is never stored nor logged. The braces are a Redis
-// Cluster hash tag: every key of one API key lives in one slot, as the Lua
-// scripts need. Every key expires on its own when the fleet goes quiet.
-// Redis 6.0 or later (KEEPTTL); the scripts that read TIME ask for effects
-// replication (redis.replicate_commands), so they work where
-// lua-replicate-commands is off.
+// + "}:" + a name (pacer, noslot, pending, submits, open, tripped, probe,
+// epoch); the API key itself is never stored nor logged. The braces are a
+// Redis Cluster hash tag: every key of one API key lives in one slot, as
+// the Lua scripts need. Every key expires on its own when the fleet goes
+// quiet (the epoch after a day). Redis 6.0 or later (KEEPTTL); the scripts
+// that read TIME ask for effects replication (redis.replicate_commands),
+// so they work where lua-replicate-commands is off.
 package redisguard

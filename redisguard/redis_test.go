@@ -32,9 +32,10 @@ func testKey(t testing.TB) string {
 
 // fleetOf returns n fleets for one key, each with its own client (n
 // processes as far as Redis can tell), connected and with the scripts
-// loaded. Unless the test sets one, the timeout is a generous 1 s: these
-// tests are about what is shared, not about a loaded machine's latency
-// (the outage tests set their own).
+// loaded, in an epoch begun long ago (see settle). Unless the test sets
+// one, the timeout is a generous 1 s: these tests are about what is
+// shared, not about a loaded machine's latency (the outage tests set
+// their own).
 func fleetOf(t testing.TB, addr, key string, n int, cfg Config) []*Fleet {
 	t.Helper()
 	if cfg.Timeout == 0 {
@@ -54,7 +55,18 @@ func fleetOf(t testing.TB, addr, key string, n int, cfg Config) []*Fleet {
 		}
 		fs[i] = f
 	}
+	settle(t, fs[0])
 	return fs
+}
+
+// settle puts f's key in an epoch begun long ago, as a fleet that has run
+// for a while finds it: a new key's first epoch begins at its first call,
+// and the budget's lines would ramp up over their windows from there.
+func settle(t testing.TB, f *Fleet) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	must(t, "settle", f.link.c.Set(ctx, f.Budget.keys[3], "0", epochTTL).Err())
 }
 
 // reconnect waits until each of fs answers again after Redis came back,
