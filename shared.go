@@ -9,9 +9,15 @@ import (
 // the redisguard module, which keeps it in Redis). Each field is optional;
 // a nil field keeps that state in the process. When a shared call fails for
 // any reason but the request's context (the store is down or slow), the
-// Transport falls back to its local limits for that attempt, logs it once
-// per outage, and uses the shared state again as soon as a call succeeds:
-// a request is never lost or hung because the store is.
+// Transport falls back to its local limits for that attempt, and uses the
+// shared state again as soon as a call succeeds: a request is never lost or
+// hung because the store is. It logs an outage once, when the first part
+// fails, and its end when the last part answers again.
+//
+// While the local breaker holds an opening (a ban the provider answered,
+// or a run of NO_SLOT answers), the Transport writes it to Breaker again at
+// most once a second, so that a store that lost its state (a restart
+// without persistence) learns it back from the processes that hold it.
 type Shared struct {
 	// Pacer paces every process's submit attempts together: one Wait per
 	// attempt, after the local ban budget. A *rate.Limiter satisfies it.
@@ -75,4 +81,9 @@ type SharedBreaker interface {
 	Open(ctx context.Context, until time.Time, code string) error
 	// Close closes it, after an accepted probe.
 	Close(ctx context.Context) error
+	// Release ends a probe whose answer proved nothing either way
+	// (neither accepted, NO_SLOT nor a ban; or no answer at all): the
+	// breaker stays as it was, and the next submit of the fleet may probe
+	// at once, instead of after the bounded time.
+	Release(ctx context.Context) error
 }

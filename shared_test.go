@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +20,7 @@ type fakeShared struct {
 	fail                  error
 	waits, admits, dones  int
 	opens, closes, allows int
+	releases              int
 	openUntil             time.Time
 	outcomes              []Outcome
 	probeTaken            bool
@@ -80,6 +83,14 @@ func (f *fakeShared) Close(context.Context) error {
 	return f.fail
 }
 
+func (f *fakeShared) Release(context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.releases++
+	f.probeTaken = false
+	return f.fail
+}
+
 // TestSharedState: the shared parts are called once per attempt, an opening
 // is shared, the fleet's probe result closes it, and a failing store falls
 // back to local limits, logged once.
@@ -127,8 +138,8 @@ func TestSharedState(t *testing.T) {
 				t.Fatalf("store down: %v", err)
 			}
 		}
-		if n := strings.Count(logs.String(), "shared state unavailable"); n != 3 || !tr.Stats().SharedDown {
-			t.Errorf("logged %d times (one per part), SharedDown %v; want 3 and true:\n%s", n, tr.Stats().SharedDown, logs.String())
+		if n := strings.Count(logs.String(), "shared state unavailable"); n != 1 || !tr.Stats().SharedDown {
+			t.Errorf("logged %d times, SharedDown %v; want one outage and true:\n%s", n, tr.Stats().SharedDown, logs.String())
 		}
 		f.mu.Lock()
 		f.fail = nil
@@ -136,6 +147,73 @@ func TestSharedState(t *testing.T) {
 		submit()
 		if tr.Stats().SharedDown || !strings.Contains(logs.String(), "shared state back") {
 			t.Errorf("after the store recovered: SharedDown %v, log:\n%s", tr.Stats().SharedDown, logs.String())
+		}
+	})
+}
+
+// TestSharedProbeReleased: the fleet's probe whose answer proves nothing
+// (neither accepted nor NO_SLOT: a key error, a 500, no answer) releases the
+// fleet's probe at once, rather than holding every process for the
+// shared breaker's bounded time (issue 11). Accepted and NO_SLOT probes
+// close and reopen it, and release nothing.
+func TestSharedProbeReleased(t *testing.T) {
+	tests := []struct {
+		name                     string
+		answer                   func() (*http.Response, error)
+		releases, closes, reopen int
+	}{
+		{"key error", func() (*http.Response, error) { return textResp(200, "ERROR_WRONG_USER_KEY"), nil }, 1, 0, 0},
+		{"500", func() (*http.Response, error) { return textResp(500, "oops"), nil }, 1, 0, 0},
+		{"no answer", func() (*http.Response, error) { return nil, errors.New("connection reset") }, 1, 0, 0},
+		{"accepted", func() (*http.Response, error) { return textResp(200, "OK|1"), nil }, 0, 1, 0},
+		{"NO_SLOT", func() (*http.Response, error) { return textResp(200, CodeNoSlot), nil }, 0, 0, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				f := &fakeShared{openUntil: time.Now().Add(-time.Second)} // open, its time past: the next Allow probes
+				base := rtFunc(func(r *http.Request) (*http.Response, error) {
+					io.Copy(io.Discard, r.Body)
+					r.Body.Close()
+					return tt.answer()
+				})
+				tr := mustNew(t, base, Config{Retry: Backoff{Attempts: 1}, Shared: Shared{Breaker: f}})
+				if resp, err := tr.RoundTrip(submitReq(t)); err == nil {
+					resp.Body.Close()
+				}
+				if f.releases != tt.releases || f.closes != tt.closes || f.opens != tt.reopen {
+					t.Errorf("releases %d, closes %d, opens %d; want %d, %d, %d",
+						f.releases, f.closes, f.opens, tt.releases, tt.closes, tt.reopen)
+				}
+			})
+		})
+	}
+}
+
+// TestLocalOpeningReasserted: while the local breaker holds a ban, each
+// refused submit writes it to the shared breaker again, at most once a
+// second, so that a store that lost its state learns it back.
+func TestLocalOpeningReasserted(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &fakeShared{}
+		tr := mustNew(t, memRT{answers(CodeBanNoSlot)}, Config{Shared: Shared{Breaker: f}})
+		resp, err := tr.RoundTrip(submitReq(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if f.opens != 1 {
+			t.Fatalf("the ban opened the shared breaker %d times, want 1", f.opens)
+		}
+		f.Close(context.Background()) // the store lost it
+		for range 10 {                // 10 refusals in 2.5 s
+			if _, err := tr.RoundTrip(submitReq(t)); !errors.Is(err, ErrCircuitOpen) {
+				t.Fatalf("err = %v, want ErrCircuitOpen", err)
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+		if f.opens != 1+3 || !f.openUntil.After(time.Now().Add(9*time.Minute)) {
+			t.Errorf("opens %d (want 4: the ban, then once a second), shared opening until %v", f.opens, f.openUntil)
 		}
 	})
 }

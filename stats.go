@@ -51,7 +51,7 @@ func (t *Transport) Stats() Stats {
 		NoSlotHeadroom:  noSlot,
 		SubmitHeadroom:  submits,
 		Polls:           st.polls.Load(),
-		SharedDown:      t.down[0].Load() || t.down[1].Load() || t.down[2].Load(),
+		SharedDown:      t.downs.Load() > 0,
 		BudgetWait:      time.Duration(st.budgetWait.Load()),
 		PollWait:        time.Duration(st.pollWait.Load()),
 		Submits:         st.submits.Load(),

@@ -32,8 +32,12 @@ type Transport struct {
 	shared  Shared
 	scale   float64
 	down    [3]atomic.Bool // a shared part is failing: pacer, budget, breaker
-	retry   retrier
-	stats   counters
+	downs   atomic.Int32   // how many are
+	// reopened is when the local breaker's opening was last written to
+	// the shared breaker (Unix nanoseconds).
+	reopened atomic.Int64
+	retry    retrier
+	stats    counters
 }
 
 // New returns a Transport that sends through base (nil:
@@ -145,6 +149,7 @@ func (t *Transport) allow(ctx context.Context) (done func(error), probe bool, er
 	done, err = t.breaker.allow()
 	if err != nil {
 		t.stats.failedFast.Add(1)
+		t.reassert(ctx, err)
 		return nil, false, err
 	}
 	sb := t.shared.Breaker
@@ -166,6 +171,24 @@ func (t *Transport) allow(ctx context.Context) (done func(error), probe bool, er
 	default:
 		done(errNeutral)
 		return nil, false, err
+	}
+}
+
+// reassert writes the local breaker's opening to the shared breaker, at
+// most once a second: the store may have lost it.
+func (t *Transport) reassert(ctx context.Context, err error) {
+	sb := t.shared.Breaker
+	var oe *OpenError
+	if sb == nil || !errors.As(err, &oe) || oe.Until.IsZero() {
+		return
+	}
+	now := time.Now().UnixNano()
+	last := t.reopened.Load()
+	if now-last < int64(time.Second) || !t.reopened.CompareAndSwap(last, now) {
+		return
+	}
+	if err := sb.Open(ctx, oe.Until, oe.Code); err != nil && ctx.Err() == nil {
+		t.sharedDown(ctx, sharedBreaker, err)
 	}
 }
 
@@ -252,6 +275,10 @@ func (t *Transport) finish(ctx context.Context, ad *admission, act action) {
 		err = sb.Open(ctx, time.Now().Add(t.breaker.openFor), "")
 	case ad.probe && act.verdict == verdictAccepted:
 		err = sb.Close(ctx)
+	case ad.probe:
+		// The probe proved nothing (another answer, or none): the next
+		// submit of the fleet may probe at once.
+		err = sb.Release(ctx)
 	}
 	if err != nil && ctx.Err() == nil {
 		t.sharedDown(ctx, sharedBreaker, err)
@@ -287,17 +314,25 @@ func (t *Transport) sharedResult(ctx context.Context, part int, err error) error
 	return errSharedDown
 }
 
-// sharedDown notes a failing shared part and logs it once per outage.
+// sharedDown notes a failing shared part. An outage is logged once, by the
+// first part to fail.
 func (t *Transport) sharedDown(ctx context.Context, part int, err error) {
-	if t.down[part].CompareAndSwap(false, true) && t.retry.logger != nil {
+	if !t.down[part].CompareAndSwap(false, true) {
+		return
+	}
+	if t.downs.Add(1) == 1 && t.retry.logger != nil {
 		t.retry.logger.LogAttrs(ctx, slog.LevelWarn, "slotguard: shared state unavailable, using local limits",
 			slog.String("part", sharedNames[part]), slog.String("error", err.Error()))
 	}
 }
 
-// sharedUp notes a shared part answering again.
+// sharedUp notes a shared part answering again. The outage's end is logged
+// when the last part answers.
 func (t *Transport) sharedUp(ctx context.Context, part int) {
-	if t.down[part].Load() && t.down[part].CompareAndSwap(true, false) && t.retry.logger != nil {
+	if !t.down[part].Load() || !t.down[part].CompareAndSwap(true, false) {
+		return
+	}
+	if t.downs.Add(-1) == 0 && t.retry.logger != nil {
 		t.retry.logger.LogAttrs(ctx, slog.LevelInfo, "slotguard: shared state back",
 			slog.String("part", sharedNames[part]))
 	}

@@ -67,8 +67,8 @@ type Config struct {
 const (
 	defaultPrefix       = "slotguard"
 	defaultRate         = 2
-	defaultNoSlotLine   = 110
-	defaultSubmitLine   = 50
+	defaultNoSlotLine   = slotguard.DefaultNoSlotPerMinute
+	defaultSubmitLine   = slotguard.DefaultSubmitsPer3s
 	defaultPending      = 2 * time.Minute
 	defaultPoll         = 100 * time.Millisecond
 	defaultProbeTimeout = 30 * time.Second

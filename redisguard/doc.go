@@ -2,9 +2,21 @@
 // share in Redis: one pacer, one ban budget and one breaker for a whole
 // fleet. Plug it into slotguard through Config.Shared:
 //
+//	rdb := redis.NewClient(&redis.Options{
+//		Addr:                  "redis.internal:6379",
+//		ContextTimeoutEnabled: true, // required: lets redisguard bound each call
+//	})
 //	fleet, err := redisguard.New(rdb, apiKey, redisguard.Config{Rate: 2})
 //	...
 //	t, err := slotguard.New(nil, slotguard.Config{Shared: fleet.Shared()})
+//
+// Every process runs the same code with the same Config. What Config.Rate,
+// Burst and Budget say is then the fleet's, all processes together; each
+// process's own slotguard.Config limits still apply on top. The zero Config
+// is the provider's advice: 2 attempts/s, burst 1, 110 NO_SLOT answers a
+// minute (the provider blocks the key for 10 minutes at 120), 50 submits per
+// 3 s (MAX_USER_TURN past 60), 50 ms per Redis call. slotguard's adaptive
+// pacing and hourly schedule move the shared pacer through its SetLimit.
 //
 // Forty processes with their own pacers at 2/s send 80 attempts a second,
 // and forty local NO_SLOT budgets are forty times the ban line; with
@@ -56,10 +68,8 @@
 // After a failed call, the Fleet's pacer, budget and breaker skip Redis for
 // Config.Backoff (0: 1 s): their calls return an *Error matching ErrBackoff
 // at once, and then one call tries Redis again. An outage so costs one
-// Timeout per Backoff per process, not one per call: with Redis killed a
-// submit cost 152 ms (Allow, Admit and Wait at 50 ms each), and costs about
-// 10 µs now (BenchmarkSubmitRedisDown; 2.5 µs without a Fleet), but for the
-// one per second whose call tries Redis and pays the 50 ms. A Redis that
+// Timeout per Backoff per process, not three per submit (Allow, Admit and
+// Wait): BenchmarkSubmitRedisDown measures it (BENCHMARKS.md). A Redis that
 // flaps faster than Backoff is one outage to the Transport. A longer
 // Backoff keeps the fleet on its local limits for longer after Redis is
 // back; a shorter one pays the Timeout more often while it is down.
@@ -68,9 +78,8 @@
 //
 // A Redis that restarts without its data, or a failover to a replica that
 // has none, would forget the fleet's budget and openings while the provider
-// remembers them (issue 11: at the NO_SLOT line of 110, a restart let the
-// fleet send 220 more attempts within 425 ms, and a 10-minute ERROR: 1001
-// opening was forgotten by every process that had not seen it). One more
+// remembers them: the fleet would send a second line's worth of NO_SLOT
+// answers within the minute, and forget a 10-minute ERROR: 1001. One more
 // key, the fleet's epoch, tells: its absence means the state was lost (or
 // the key is new, or was quiet for a day). The first call that finds it
 // missing begins a new epoch, and
@@ -83,9 +92,10 @@
 //     second while it refuses from its copy: the later end wins. An Open
 //     that failed, or was skipped in a back-off, is written back the same
 //     way once Redis answers. slotguard's Transport calls Allow only while
-//     its own breaker is closed: the processes that saw the opening write it
-//     back; the one whose own breaker holds it (it got the ban answer) does
-//     not ask until its end.
+//     its own breaker is closed, so the processes that saw the opening write
+//     it back through Allow; the one whose own breaker holds it (it got the
+//     ban answer) writes it back through Open, which its Transport calls
+//     again at most once a second while the opening refuses its submits.
 //
 // The pacer's schedule needs nothing of the kind: losing it costs one burst
 // at most.
@@ -117,6 +127,29 @@
 //   - Eviction must not take these keys: run with maxmemory-policy
 //     noeviction (the default), or a Redis of their own. Every key has a
 //     TTL, so a volatile-* policy would evict them first.
+//
+// During an outage the fleet's limits are the sum of its processes' local
+// ones, so keep each process's slotguard.Config at a safe share (for 40
+// processes, Rate: 0.05 and Budget.NoSlotPerMinute: 2, say) if a Redis
+// outage must not raise the fleet's pace.
+//
+// # Processes that die
+//
+// A process that dies mid-attempt holds one unit of the NO_SLOT budget until
+// Config.Pending (2 minutes) passes; a probe whose outcome never comes (the
+// process died) holds the fleet's breaker for Config.ProbeTimeout (30 s),
+// then another process probes.
+//
+// # Testing
+//
+// The tests start a redis-server of their own on a free loopback port per
+// test (Debian: apt-get install redis-server), or use the one at
+// SLOTGUARD_REDIS_ADDR; package redistest does the same for your own
+// fleet's tests (redistest.Addr(t)). Without redis-server the tests skip,
+// except under CI=true, where they fail. Config.TimeScale compresses the
+// windows for simulations against captchaaitest at the same scale, as
+// cmd/slotbench -fleet does. What the shared parts cost per attempt is in
+// BENCHMARKS.md at the repository root.
 //
 // # Keys
 //
