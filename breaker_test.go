@@ -13,6 +13,7 @@ import (
 
 // TestBreaker: opens after Failures NO_SLOT answers, fails fast without the
 // network or a token, lets one probe through after OpenFor.
+// It is long because it walks one breaker through its states in order.
 func TestBreaker(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		accept := false

@@ -18,6 +18,7 @@ import (
 
 // TestErrNotSent: an error matches ErrNotSent exactly when the provider
 // cannot have accepted the submit, and still matches its cause.
+// It is long because of its table: one row per way a submit ends unsent.
 func TestErrNotSent(t *testing.T) {
 	errRead := errors.New("client went away")
 	tests := []struct {

@@ -14,6 +14,7 @@ import (
 
 // TestPollPacing: the first poll waits 15 s after a reCAPTCHA submit (5 s
 // for an image), later ones 5 s apart; other res.php calls pass.
+// It is long because it follows two tasks' polls on one timeline.
 func TestPollPacing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var mu sync.Mutex

@@ -11,6 +11,7 @@ import (
 // back to 4 at 20 s. Tasks 1-4 solve in 15 s, so three of them outlive the
 // drop: they keep running, and submits get NO_SLOT until the held slots fall
 // under the new count.
+// It is long because it walks one timeline, step by step, in order.
 func TestCapacityDrop(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := New(Config{

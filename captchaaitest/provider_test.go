@@ -304,6 +304,7 @@ func TestNewPanicsOnBadConfig(t *testing.T) {
 // was solved and is unknown from then on, in every dialect, with the answer
 // the provider gives for an id it never gave; and that the task leaves the
 // provider's map at the next accepted submit, not before.
+// It is long because of its table, one row per dialect.
 func TestForgetSolved(t *testing.T) {
 	v1 := func(extra ...string) url.Values {
 		v := url.Values{"key": {DefaultKey}, "action": {"get"}, "id": {"1"}}

@@ -31,6 +31,8 @@ type started struct {
 
 // startProxy runs slotproxy with args (plus -listen 127.0.0.1:0 unless
 // given) until the test ends, and waits until it serves.
+// It is long because it owns the command's whole life in the test: flags,
+// start, readiness, output capture and shutdown.
 func startProxy(t *testing.T, args ...string) *started {
 	t.Helper()
 	if !hasFlag(args, "-listen") {

@@ -55,14 +55,48 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.SetOutput(stderr)
 	o := &options{}
 	var upstream, provider string
-	c := &o.cfg
+	o.serverFlags(fs, &upstream, &provider)
+	o.slotguardFlags(fs)
+	o.limitFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("slotproxy: unexpected argument %q", fs.Arg(0))
+	}
+	for _, check := range []func() error{
+		func() error { return o.setProvider(provider) },
+		func() error { return o.setUpstream(upstream) },
+		o.checkListeners,
+		o.checkLimits,
+	} {
+		if err := check(); err != nil {
+			return nil, err
+		}
+	}
+	if o.shutdownTimeout == 0 {
+		o.shutdownTimeout = o.requestTimeout + 5*time.Second
+	}
+	// Every body the proxy accepts can be replayed on a retry.
+	o.cfg.MaxReplayBody = o.maxRequest
+	return o, nil
+}
+
+// serverFlags registers where the proxy listens and what it forwards to.
+func (o *options) serverFlags(fs *flag.FlagSet, upstream, provider *string) {
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:8099", "`address` to serve on; beyond loopback only with -public")
 	fs.StringVar(&o.adminListen, "admin-listen", "", "`address` for /healthz and /metrics; empty: the same listener, at those exact paths")
 	fs.BoolVar(&o.public, "public", false, "allow listen addresses beyond loopback")
-	fs.StringVar(&upstream, "upstream", "https://ocr.captchaai.com", "the provider's base `URL`")
-	fs.StringVar(&provider, "provider", "captchaai", "how to read ERROR_ZERO_BALANCE: captchaai (no free threads, retried) or 2captcha (no funds)")
+	fs.StringVar(upstream, "upstream", "https://ocr.captchaai.com", "the provider's base `URL`")
+	fs.StringVar(provider, "provider", "captchaai", "how to read ERROR_ZERO_BALANCE: captchaai (no free threads, retried) or 2captcha (no funds)")
 	fs.StringVar(&o.tlsCert, "tls-cert", "", "serve TLS with this certificate `file` (PEM), for clients that force https")
 	fs.StringVar(&o.tlsKey, "tls-key", "", "the private key `file` (PEM) of -tls-cert")
+	fs.BoolVar(&o.verbose, "v", false, "log each request (method, path, status, time; never the query) and each retry")
+}
+
+// slotguardFlags registers the knobs of slotguard.Config.
+func (o *options) slotguardFlags(fs *flag.FlagSet) {
+	c := &o.cfg
 	fs.Float64Var(&c.Rate, "rate", 0, "submit attempts per second, retries included (0: 2; +Inf: no pacing)")
 	fs.IntVar(&c.Burst, "burst", 0, "pacer burst (0: 1)")
 	fs.IntVar(&c.MaxInFlight, "max-in-flight", 0, "submit attempts in flight at once (0: 8)")
@@ -75,6 +109,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&c.Breaker.OpenFor, "breaker-open-for", 0, "how long the breaker stays open (0: 30s)")
 	fs.BoolVar(&c.Polls.Enabled, "pace-polls", false, "pace res.php polls (5 s apart per task, under the ERROR: 1005 line)")
 	fs.Float64Var(&c.TimeScale, "time-scale", 0, "run slotguard's durations this many times faster, for simulations against a fake provider (0: real time)")
+}
+
+// limitFlags registers the proxy's own bounds on bodies and time.
+func (o *options) limitFlags(fs *flag.FlagSet) {
 	fs.Int64Var(&o.maxRequest, "max-request-body", 1<<20, "largest request body in `bytes`; larger ones are answered 413")
 	fs.Int64Var(&o.maxQueued, "max-queued-bytes", 64<<20, "request body `bytes` that the requests inside the proxy (waiting in slotguard or sent) may hold in all; beyond it, 503 queue-full, nothing sent")
 	fs.Int64Var(&o.maxResponse, "max-response-body", 1<<20, "largest answer body in `bytes`; a larger one is answered 502, or cut off by a reset once streaming")
@@ -83,51 +121,54 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.requestTimeout, "request-timeout", 2*time.Minute, "time for one request through the proxy, slotguard's waits and retries included; then 504, or 503 not-sent for a submit still waiting to be sent")
 	fs.DurationVar(&o.idleTimeout, "idle-timeout", 2*time.Minute, "how long an idle keep-alive connection is kept")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 0, "on SIGINT or SIGTERM, how long requests in flight may finish (0: -request-timeout + 5s)")
-	fs.BoolVar(&o.verbose, "v", false, "log each request (method, path, status, time; never the query) and each retry")
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("slotproxy: unexpected argument %q", fs.Arg(0))
-	}
+}
+
+func (o *options) setProvider(provider string) error {
 	switch provider {
 	case "captchaai":
-		c.Provider = slotguard.CaptchaAI
+		o.cfg.Provider = slotguard.CaptchaAI
 	case "2captcha":
-		c.Provider = slotguard.TwoCaptcha
+		o.cfg.Provider = slotguard.TwoCaptcha
 	default:
-		return nil, fmt.Errorf("slotproxy: -provider %q: want captchaai or 2captcha", provider)
+		return fmt.Errorf("slotproxy: -provider %q: want captchaai or 2captcha", provider)
 	}
+	return nil
+}
+
+func (o *options) setUpstream(upstream string) error {
 	u, err := url.Parse(upstream)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.User != nil {
-		return nil, fmt.Errorf("slotproxy: -upstream %q: want http(s)://host[:port][/path], no query or user", redact(upstream))
+		return fmt.Errorf("slotproxy: -upstream %q: want http(s)://host[:port][/path], no query or user", redact(upstream))
 	}
 	o.upstream = u
+	return nil
+}
+
+func (o *options) checkListeners() error {
 	if (o.tlsCert == "") != (o.tlsKey == "") {
-		return nil, errors.New("slotproxy: -tls-cert and -tls-key go together")
+		return errors.New("slotproxy: -tls-cert and -tls-key go together")
 	}
 	for _, l := range []string{o.listen, o.adminListen} {
 		if l != "" && !o.public && !loopback(l) {
-			return nil, fmt.Errorf("slotproxy: %q is beyond loopback: add -public to serve there", l)
+			return fmt.Errorf("slotproxy: %q is beyond loopback: add -public to serve there", l)
 		}
 	}
+	return nil
+}
+
+func (o *options) checkLimits() error {
 	if o.maxRequest <= 0 || o.maxResponse <= 0 {
-		return nil, errors.New("slotproxy: -max-request-body and -max-response-body must be positive")
+		return errors.New("slotproxy: -max-request-body and -max-response-body must be positive")
 	}
 	if o.maxQueued < o.maxRequest+1 {
-		return nil, fmt.Errorf("slotproxy: -max-queued-bytes %d: want more than -max-request-body (%d), or no body that large would ever pass", o.maxQueued, o.maxRequest)
+		return fmt.Errorf("slotproxy: -max-queued-bytes %d: want more than -max-request-body (%d), or no body that large would ever pass", o.maxQueued, o.maxRequest)
 	}
 	for _, d := range []time.Duration{o.readHeaderTimeout, o.readTimeout, o.requestTimeout, o.idleTimeout} {
 		if d <= 0 {
-			return nil, errors.New("slotproxy: the timeouts must be positive")
+			return errors.New("slotproxy: the timeouts must be positive")
 		}
 	}
-	if o.shutdownTimeout == 0 {
-		o.shutdownTimeout = o.requestTimeout + 5*time.Second
-	}
-	// Every body the proxy accepts can be replayed on a retry.
-	c.MaxReplayBody = o.maxRequest
-	return o, nil
+	return nil
 }
 
 // loopback reports whether addr ("host:port") listens on loopback only.
@@ -167,71 +208,94 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
-	var tlsCfg *tls.Config
-	if o.tlsCert != "" {
-		cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
-		if err != nil {
-			fmt.Fprintln(stderr, "slotproxy:", err)
-			return 2
-		}
-		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	tlsCfg, err := o.tlsConfig()
+	if err != nil {
+		fmt.Fprintln(stderr, "slotproxy:", err)
+		return 2
 	}
-
-	var servers []*http.Server
-	errc := make(chan error, 2)
-	serve := func(addr string, h http.Handler, tlsCfg *tls.Config) bool {
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			fmt.Fprintln(stderr, "slotproxy:", err)
-			return false
-		}
-		srv := o.server(h, tlsCfg, logger)
-		servers = append(servers, srv)
-		if tlsCfg != nil {
-			fmt.Fprintf(stdout, "slotproxy: serving https://%s\n", ln.Addr())
-			go func() { errc <- srv.ServeTLS(ln, "", "") }() // certificates from TLSConfig
-		} else {
-			fmt.Fprintf(stdout, "slotproxy: serving http://%s\n", ln.Addr())
-			go func() { errc <- srv.Serve(ln) }()
-		}
-		return true
-	}
-	main := p.handler(o.adminListen == "")
-	ok := serve(o.listen, main, tlsCfg)
+	l := &listeners{o: o, logger: logger, stdout: stdout, stderr: stderr, errc: make(chan error, 2)}
+	ok := l.serve(o.listen, p.handler(o.adminListen == ""), tlsCfg)
 	if ok && o.adminListen != "" {
-		ok = serve(o.adminListen, p.admin(), nil)
+		ok = l.serve(o.adminListen, p.admin(), nil)
 	}
+	code := 1
 	if ok {
 		fmt.Fprintf(stdout, "slotproxy: upstream %s\n", redact(o.upstream.Redacted()))
+		code = l.wait(ctx)
 	}
-
-	code := 0
-	if ok {
-		select {
-		case <-ctx.Done():
-		case err := <-errc:
-			fmt.Fprintln(stderr, "slotproxy:", err)
-			code = 1
-		}
-	} else {
-		code = 1
-	}
-	// Shutdown stops accepting, lets the requests in flight finish
-	// (slotguard's waits included), then returns; after shutdownTimeout
-	// the rest are cut.
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.shutdownTimeout)
-	defer cancel()
-	for _, srv := range servers {
-		if err := srv.Shutdown(sctx); err != nil {
-			fmt.Fprintln(stderr, "slotproxy: shutdown:", err)
-			srv.Close()
-			code = 1
-		}
-	}
-	if code == 0 {
+	if l.shutdown(ctx) && code == 0 {
 		fmt.Fprintln(stdout, "slotproxy: stopped")
+		return 0
 	}
-	return code
+	return max(code, 1)
+}
+
+// tlsConfig loads -tls-cert and -tls-key; nil without them.
+func (o *options) tlsConfig() (*tls.Config, error) {
+	if o.tlsCert == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// listeners are the command's servers: the proxy's, and the admin one.
+type listeners struct {
+	o              *options
+	logger         *slog.Logger
+	stdout, stderr io.Writer
+	servers        []*http.Server
+	errc           chan error // a server that stopped serving
+}
+
+// serve starts serving h on addr, and reports whether it could listen.
+func (l *listeners) serve(addr string, h http.Handler, tlsCfg *tls.Config) bool {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		fmt.Fprintln(l.stderr, "slotproxy:", err)
+		return false
+	}
+	srv := l.o.server(h, tlsCfg, l.logger)
+	l.servers = append(l.servers, srv)
+	if tlsCfg != nil {
+		fmt.Fprintf(l.stdout, "slotproxy: serving https://%s\n", ln.Addr())
+		go func() { l.errc <- srv.ServeTLS(ln, "", "") }() // certificates from TLSConfig
+	} else {
+		fmt.Fprintf(l.stdout, "slotproxy: serving http://%s\n", ln.Addr())
+		go func() { l.errc <- srv.Serve(ln) }()
+	}
+	return true
+}
+
+// wait serves until ctx ends (0) or a server fails (1).
+func (l *listeners) wait(ctx context.Context) int {
+	select {
+	case <-ctx.Done():
+		return 0
+	case err := <-l.errc:
+		fmt.Fprintln(l.stderr, "slotproxy:", err)
+		return 1
+	}
+}
+
+// shutdown stops accepting, lets the requests in flight finish
+// (slotguard's waits included), then returns; after -shutdown-timeout the
+// rest are cut. It reports whether every server finished in time.
+func (l *listeners) shutdown(ctx context.Context) bool {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.o.shutdownTimeout)
+	defer cancel()
+	clean := true
+	for _, srv := range l.servers {
+		if err := srv.Shutdown(sctx); err != nil {
+			fmt.Fprintln(l.stderr, "slotproxy: shutdown:", err)
+			srv.Close()
+			clean = false
+		}
+	}
+	return clean
 }
 
 // server returns an http.Server with timeouts that keep a slow client from

@@ -40,6 +40,9 @@ func echoUpstream(t *testing.T, answer http.HandlerFunc) (*httptest.Server, func
 	return srv, func() seen { mu.Lock(); defer mu.Unlock(); return last }
 }
 
+// TestForwardsUnchanged: paths, queries, bodies (multipart too), encodings
+// and answers go through byte for byte. It is long because it is one table
+// of requests, each checked against what the upstream saw.
 func TestForwardsUnchanged(t *testing.T) {
 	gz := func() []byte {
 		var b bytes.Buffer
