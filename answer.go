@@ -1,6 +1,9 @@
 package slotguard
 
-import "bytes"
+import (
+	"bytes"
+	"strings"
+)
 
 // Format is the shape of a provider answer.
 type Format uint8
@@ -155,4 +158,95 @@ func parseJSON(b []byte) (parsed, bool) {
 		return parsed{format: FormatTask, code: code}, isCode(code)
 	}
 	return parsed{}, false
+}
+
+// What a poll's answer (res.php action=get, getTaskResult) says of its task.
+const (
+	pollUnknown = iota // not a poll answer, or one that says nothing of the task
+	pollPending        // not solved yet: CAPCHA_NOT_READY, "processing"
+	pollEnded          // solved, or failed for good
+)
+
+// parsePoll reads a complete poll answer: "OK|solution" or a code;
+// {"status":1,"request":...} or {"status":0,"request":code}; getTaskResult's
+// {"errorId":0,"status":"ready"|"processing",...} or {"errorId":N,
+// "errorCode":code}. A code ends the task unless it is about the request,
+// the key or the account rather than the task (pollCodeKeepsTask).
+func parsePoll(body []byte) int {
+	b := bytes.TrimSpace(body)
+	if len(b) == 0 {
+		return pollUnknown
+	}
+	var code []byte
+	if b[0] == '{' {
+		f, ok := scanFlat(b)
+		if !ok {
+			f, ok = scanStd(b)
+		}
+		if !ok {
+			return pollUnknown
+		}
+		switch {
+		case f.errorID.kind != 0:
+			id, ok := jsonInt(f.errorID)
+			switch {
+			case !ok:
+				return pollUnknown
+			case id != 0:
+				code = f.errorCode.b
+			case string(f.status.b) == "ready":
+				return pollEnded
+			case string(f.status.b) == "processing":
+				return pollPending
+			default:
+				return pollUnknown
+			}
+		case f.status.kind != 0:
+			status, ok := jsonInt(f.status)
+			switch {
+			case !ok:
+				return pollUnknown
+			case status == 1:
+				return pollEnded
+			}
+			code = f.request.b
+		default:
+			return pollUnknown
+		}
+	} else if _, ok := bytes.CutPrefix(b, []byte("OK|")); ok {
+		return pollEnded
+	} else {
+		code = b
+	}
+	switch {
+	case !isCode(code):
+		return pollUnknown
+	case string(code) == CodeNotReady:
+		return pollPending
+	case pollCodeKeepsTask(string(code)):
+		return pollUnknown
+	}
+	return pollEnded
+}
+
+// pollCodeKeepsTask reports whether a poll answered code says nothing of
+// the task: a refusal of the request, the key or the account.
+func pollCodeKeepsTask(code string) bool {
+	switch code {
+	case CodeBanPolls, CodeUserTurn, "ERROR_WRONG_USER_KEY", "ERROR_KEY_DOES_NOT_EXIST",
+		"IP_BANNED", "ERROR_IP_NOT_ALLOWED", "ERROR_IP_BLOCKED", "ERROR_EMPTY_ACTION",
+		"ERROR_ZERO_BALANCE", "ERROR_TOO_MUCH_REQUESTS":
+		return true
+	}
+	return strings.HasPrefix(code, "ERROR: ")
+}
+
+// pollPrefixEnded reads the prefix of a poll answer longer than any code: a
+// long solution. "OK|" then the token, or JSON whose first member says
+// solved.
+func pollPrefixEnded(prefix []byte) bool {
+	b := bytes.TrimLeft(prefix, " \t\r\n")
+	return bytes.HasPrefix(b, []byte("OK|")) ||
+		bytes.HasPrefix(b, []byte(`{"status":1,`)) ||
+		bytes.HasPrefix(b, []byte(`{"errorId":0,"status":"ready"`))
 }

@@ -45,15 +45,40 @@ func inspect(resp *http.Response, p Provider, rel releaser) (*http.Response, act
 		}
 		return resp, retryAfter(resp)
 	}
+	body, got := peekAnswer(resp, rel)
+	switch got {
+	case answerComplete:
+		return resp, classify(resp, body.b, p)
+	case answerCut:
+		// What came proves nothing: the provider may have accepted the
+		// task and the id may be cut, so it is neither accepted nor
+		// retried.
+		return resp, action{verdict: verdictLost, code: codeUnreadable}
+	}
+	return resp, action{verdict: verdictOther}
+}
+
+// What peekAnswer read.
+const (
+	answerComplete = iota // the whole answer, ended by a clean EOF
+	answerCut             // a prefix, then a read error
+	answerLong            // a prefix of an answer longer than any answer
+)
+
+// peekAnswer reads a bounded prefix of resp's body and puts in its place a
+// body that gives back the same bytes: the prefix, then the rest. rel (may
+// be nil) is released once the answer has been read to the end, or, for a
+// longer body, when the caller finishes with it.
+func peekAnswer(resp *http.Response, rel releaser) (*answerBody, int) {
 	bp := peekPool.Get().(*[]byte)
 	buf := *bp
 	n, err := peek(resp.Body, buf)
 	body := &answerBody{}
-	act := action{verdict: verdictOther}
+	got := answerComplete
 	switch {
 	case err == nil && n < len(buf):
-		// The whole answer is in buf, ended by a clean EOF: the
-		// connection can go back to the pool and the attempt is over.
+		// The whole answer is in buf: the connection can go back to the
+		// pool and the attempt is over.
 		resp.Body.Close()
 		if rel != nil {
 			rel.release()
@@ -61,25 +86,21 @@ func inspect(resp *http.Response, p Provider, rel releaser) (*http.Response, act
 	case err != nil:
 		// The answer was cut short (the connection dropped before
 		// Content-Length or the last chunk): the caller gets the bytes
-		// that came, then this error, as from a bare http.Transport. What
-		// came proves nothing: the provider may have accepted the task
-		// and the id may be cut, so it is neither accepted nor retried.
+		// that came, then this error, as from a bare http.Transport.
 		body.rest, body.err = resp.Body, err
 		if rel != nil {
 			rel.release()
 		}
-		act = action{verdict: verdictLost, code: codeUnreadable}
+		got = answerCut
 	default:
-		// Longer than any answer: not one; the caller reads the rest.
+		// Longer than any answer: the caller reads the rest.
 		body.rest, body.rel = resp.Body, rel
+		got = answerLong
 	}
 	body.setPrefix(buf[:n])
-	if body.rest == nil {
-		act = classify(resp, body.b, p)
-	}
 	peekPool.Put(bp)
 	resp.Body = body
-	return resp, act
+	return body, got
 }
 
 // peek reads r into buf until buf is full or r ends. A clean io.EOF ends
@@ -126,25 +147,11 @@ func retryAfter(resp *http.Response) action {
 	return action{verdict: verdictRetryAfter, code: "HTTP 429", hold: d}
 }
 
-// classify reads a complete answer. A gzip-encoded answer (one the caller
-// asked to see encoded, so net/http left it so) is decoded up to peekLimit
-// bytes: a compressed bomb costs no more than a plain answer.
+// classify reads a complete answer.
 func classify(resp *http.Response, b []byte, p Provider) action {
-	if ce := resp.Header.Get("Content-Encoding"); ce != "" && !resp.Uncompressed {
-		if ce != "gzip" {
-			return action{verdict: verdictOther}
-		}
-		zr, err := gzip.NewReader(bytes.NewReader(b))
-		if err != nil {
-			return action{verdict: verdictOther}
-		}
-		dec := make([]byte, peekLimit+1)
-		n, err := peek(zr, dec)
-		if err != nil || n == len(dec) {
-			// Corrupt or truncated, or longer than an answer.
-			return action{verdict: verdictOther, code: codeUnreadable}
-		}
-		b = dec[:n]
+	b, ok := decoded(resp, b)
+	if !ok {
+		return action{verdict: verdictOther, code: codeUnreadable}
 	}
 	a, ok := parseAnswer(b)
 	switch {
@@ -158,6 +165,31 @@ func classify(resp *http.Response, b []byte, p Provider) action {
 		act.code = string(a.code)
 	}
 	return act
+}
+
+// decoded is a complete answer as sent, or decoded when it is
+// gzip-encoded (the caller asked to see it encoded, so net/http left it
+// so), up to peekLimit bytes: a compressed bomb costs no more than a plain
+// answer. ok is false for an encoding it cannot read, a corrupt or
+// truncated stream, or a longer answer.
+func decoded(resp *http.Response, b []byte) (_ []byte, ok bool) {
+	ce := resp.Header.Get("Content-Encoding")
+	if ce == "" || resp.Uncompressed {
+		return b, true
+	}
+	if ce != "gzip" {
+		return nil, false
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		return nil, false
+	}
+	dec := make([]byte, peekLimit+1)
+	n, err := peek(zr, dec)
+	if err != nil || n == len(dec) {
+		return nil, false
+	}
+	return dec[:n], true
 }
 
 // codeUnreadable counts answers slotguard cannot read, in Stats.Answers.

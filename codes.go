@@ -82,6 +82,10 @@ type action struct {
 	verdict verdict
 	code    string        // the code, for the codes this table knows; "" otherwise
 	hold    time.Duration // for verdictBan: how long the key is blocked; for verdictRetryAfter: the wait asked
+	// probe marks a NO_SLOT answered while the Transport's own tasks held
+	// every thread (Threads): the cost of looking for a thread freed
+	// unseen, not a refusal, so it does not count toward Backoff.Attempts.
+	probe bool
 }
 
 // outcome is the verdict as a Budget sees it.

@@ -69,6 +69,9 @@ type Config struct {
 	// Polls paces res.php polls. The zero value: off, polls pass through
 	// untouched.
 	Polls PollPacing
+	// Threads makes each submit hold a thread permit from before its
+	// first attempt until its task ends. The zero value: off.
+	Threads Threads
 	// Shared shares pacing, budget and breaker state between processes
 	// that use one API key (see the redisguard module). The zero value:
 	// all of it stays in this Transport.
@@ -106,6 +109,7 @@ func (c *Config) validate() error {
 		c.Adaptive.validate("Adaptive"),
 		c.Schedule.validate("Schedule"),
 		c.Polls.validate("Polls"),
+		c.Threads.validate("Threads"),
 	} {
 		if err != nil {
 			return err

@@ -3,6 +3,7 @@ package slotguard
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -107,39 +108,120 @@ func (p *pollPacer) forget(now time.Time) {
 	}
 }
 
-// roundTrip sends a poll when its time has come.
-func (p *pollPacer) roundTrip(t *Transport, req *http.Request) (*http.Response, error) {
-	id, ok := pollID(req)
-	if !ok {
-		return t.base.RoundTrip(req)
-	}
-	ctx := req.Context()
+// wait waits until poll id may go: its task's next poll time, and room
+// under the poll line. It counts the wait in st.
+func (p *pollPacer) wait(ctx context.Context, id string, st *counters) error {
 	for {
 		wait := p.reserve(id, time.Now())
 		if wait == 0 {
-			break
+			st.polls.Add(1)
+			return nil
 		}
 		start := time.Now()
 		err := sleep(ctx, wait)
-		t.stats.pollWait.Add(int64(time.Since(start)))
+		st.pollWait.Add(int64(time.Since(start)))
 		if err != nil {
+			return err
+		}
+	}
+}
+
+// ended forgets task id: it needs no more polls.
+func (p *pollPacer) ended(id string) {
+	p.mu.Lock()
+	delete(p.tasks, id)
+	p.mu.Unlock()
+}
+
+// poll sends a request that is not a submit. A poll for a task (res.php
+// action=get, getTaskResult) waits for its turn with Config.Polls, and its
+// answer is read to see the task end: then its pacing is forgotten and,
+// with Config.Threads, its thread permit given back. Everything else goes
+// straight to base.
+func (t *Transport) poll(req *http.Request) (*http.Response, error) {
+	req, id, err := pollTask(req, t.threads != nil)
+	if err != nil {
+		return nil, err
+	}
+	if id == "" {
+		return t.base.RoundTrip(req)
+	}
+	if t.polls != nil {
+		if err := t.polls.wait(req.Context(), id, &t.stats); err != nil {
 			closeBody(req)
 			return nil, err
 		}
 	}
-	t.stats.polls.Add(1)
 	resp, err := t.base.RoundTrip(req)
-	if err != nil {
-		return nil, err
+	if err != nil || resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return resp, err
 	}
-	resp, act := inspect(resp, t.retry.provider, nil)
-	if act.verdict == verdictAccepted || act.code != "" && act.code != CodeNotReady && act.code != codeUnreadable {
-		// Solved, or a final error: the task needs no more polls.
-		p.mu.Lock()
-		delete(p.tasks, id)
-		p.mu.Unlock()
+	switch pollAnswerState(resp) {
+	case pollEnded:
+		if t.polls != nil {
+			t.polls.ended(id)
+		}
+		if t.threads != nil {
+			t.threads.done(id, releasePolled)
+		}
+	case pollPending:
+		if t.threads != nil {
+			t.threads.pending(id)
+		}
 	}
 	return resp, nil
+}
+
+// pollAnswerState peeks at a poll's answer, handing the same bytes back,
+// and reports what it says of its task.
+func pollAnswerState(resp *http.Response) int {
+	body, got := peekAnswer(resp, nil)
+	switch got {
+	case answerComplete:
+		if b, ok := decoded(resp, body.b); ok {
+			return parsePoll(b)
+		}
+	case answerLong:
+		// A long solution (a reCAPTCHA token runs to kilobytes).
+		if _, plain := decoded(resp, nil); plain && pollPrefixEnded(body.b) {
+			return pollEnded
+		}
+	}
+	return pollUnknown
+}
+
+// maxPollBody bounds a getTaskResult request body read for its taskId.
+const maxPollBody = 64 << 10
+
+// pollTask returns the task id a request polls: res.php action=get's id,
+// or, when withBody is set, getTaskResult's taskId, read from its body (the
+// request returned then carries a copy of it). "" for anything else.
+func pollTask(req *http.Request, withBody bool) (*http.Request, string, error) {
+	p := req.URL.Path
+	switch {
+	case strings.HasSuffix(p, "/res.php"):
+		q := req.URL.Query()
+		if q.Get("action") != "get" {
+			return req, "", nil
+		}
+		return req, q.Get("id"), nil
+	case withBody && strings.HasSuffix(p, "/getTaskResult"):
+		r, replay, err := prepareBody(req, maxPollBody)
+		if err != nil || replay.getBody == nil {
+			return r, "", err
+		}
+		body, _ := replay.getBody()
+		b, _ := io.ReadAll(body)
+		f, ok := scanFlat(b)
+		if !ok {
+			f, ok = scanStd(b)
+		}
+		if !ok || f.taskID.kind != 's' && f.taskID.kind != 'n' {
+			return r, "", nil
+		}
+		return r, string(f.taskID.b), nil
+	}
+	return req, "", nil
 }
 
 // reserve takes the poll's turn now, or says how long until it may try.
@@ -160,18 +242,6 @@ func (p *pollPacer) reserve(id string, now time.Time) time.Duration {
 	}
 	p.tasks[id] = now.Add(p.every)
 	return 0
-}
-
-// pollID returns the task id of a res.php action=get poll.
-func pollID(req *http.Request) (string, bool) {
-	if !strings.HasSuffix(req.URL.Path, "/res.php") {
-		return "", false
-	}
-	q := req.URL.Query()
-	if q.Get("action") != "get" || q.Get("id") == "" {
-		return "", false
-	}
-	return q.Get("id"), true
 }
 
 // slowMethod reports whether a submit is for a reCAPTCHA-like task, which

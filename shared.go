@@ -29,6 +29,11 @@ type Shared struct {
 	// outage or a ban opens it for all, and one probe goes through for
 	// the whole fleet after the open period.
 	Breaker SharedBreaker
+	// Threads shares the thread permits (Config.Threads): the fleet's
+	// tasks in flight are leases keyed by task id, given back by whichever
+	// process sees the task end, and the capacity is learned from every
+	// process's answers.
+	Threads SharedThreads
 }
 
 // Waiter paces submit attempts; *rate.Limiter is one.
@@ -86,4 +91,38 @@ type SharedBreaker interface {
 	// breaker stays as it was, and the next submit of the fleet may probe
 	// at once, instead of after the bounded time.
 	Release(ctx context.Context) error
+}
+
+// SharedThreads is the fleet-wide store of thread permits (Config.Threads),
+// for processes that share one API key: the account's threads are the
+// fleet's. A permit is a submit under way (named by a token) or a task in
+// flight (named by its id); both expire on their own, so a process that
+// dies leaks nothing for good. The Transport keeps the policy (when to
+// take, keep and give back a permit, what a NO_SLOT says) and asks the
+// store for the fleet's counts; a failing store leaves the Transport on
+// its local permits for that submit.
+type SharedThreads interface {
+	// Acquire takes a permit for a submit when the fleet's permits out
+	// (submits under way and tasks in flight) are fewer than the fleet's
+	// capacity plus overbook, and waits, cancellably, until they are
+	// otherwise (then it returns an error matching ctx.Err()). The permit
+	// expires after ttl unless Accepted or Release names its token first.
+	Acquire(ctx context.Context, overbook int, ttl time.Duration) (token string, err error)
+	// Accepted turns the permit into the lease of task id, until ceiling
+	// from now, and raises the fleet's capacity by one when its tasks in
+	// flight are above it, never above plan (0: no plan). While NO_SLOT
+	// answers came within quiet, it raises it one step per capacity's
+	// worth of such acceptances instead.
+	Accepted(ctx context.Context, token, id string, ceiling time.Duration, plan int, quiet time.Duration) error
+	// Release gives back the permit of a submit that ended without
+	// acceptance, or keeps it as an anonymous lease until ceiling from now
+	// (ceiling > 0) for a submit that may have been accepted.
+	Release(ctx context.Context, token string, ceiling time.Duration) error
+	// NoSlot learns from a NO_SLOT answer: when the fleet's tasks in flight
+	// are fewer than its capacity, the capacity falls to them (at least 1)
+	// and probe is false; otherwise the answer was a probe.
+	NoSlot(ctx context.Context) (probe bool, err error)
+	// Done ends the lease of task id, whichever process holds it, and
+	// reports whether there was one.
+	Done(ctx context.Context, id string) (bool, error)
 }

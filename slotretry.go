@@ -39,7 +39,7 @@ func (r *retrier) do(req *http.Request, a attempter) (*http.Response, error) {
 	if err != nil {
 		return nil, notSent(err)
 	}
-	waits := 0
+	waits, charged := 0, 0
 	for attempt := 1; ; attempt++ {
 		resp, act, err := a.attempt(ctx, cur)
 		if err != nil {
@@ -54,7 +54,10 @@ func (r *retrier) do(req *http.Request, a attempter) (*http.Response, error) {
 		if !retry {
 			return resp, nil
 		}
-		if attempt >= r.backoff.attempts || !replay.ok {
+		if !act.probe {
+			charged++
+		}
+		if charged >= r.backoff.attempts || !replay.ok {
 			return resp, nil // the last answer, intact
 		}
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
@@ -86,6 +89,13 @@ func (r *retrier) do(req *http.Request, a attempter) (*http.Response, error) {
 func (r *retrier) wait(act action, waits *int) (time.Duration, bool) {
 	switch act.verdict {
 	case verdictNoSlot, verdictCapacity:
+		if act.probe {
+			// A probe of the thread overbook (Threads) does not move
+			// the schedule on: it waits as the next retry would, never
+			// more than the fourth wait, so that a thread freed unseen
+			// is found soon.
+			return r.backoff.delay(min(*waits+1, maxProbeWait)), true
+		}
 		*waits++
 		return r.backoff.delay(*waits), true
 	case verdictRetryAfter:

@@ -40,6 +40,9 @@ type Stats struct {
 	BackoffWait time.Duration
 	BudgetWait  time.Duration // for the ban budget
 	PollWait    time.Duration // for poll spacing and the poll budget
+	ThreadWait  time.Duration // for a thread permit (with Threads on)
+	// Threads are the thread permits' figures (with Threads on).
+	Threads ThreadStats
 }
 
 // Stats returns a snapshot of the Transport's counters.
@@ -67,7 +70,16 @@ func (t *Transport) Stats() Stats {
 		PacerWait:       time.Duration(st.pacerWait.Load()),
 		LimitWait:       time.Duration(st.limitWait.Load()),
 		BackoffWait:     time.Duration(st.backoffWait.Load()),
+		ThreadWait:      time.Duration(st.threadWait.Load()),
+		Threads:         t.threadStats(),
 	}
+}
+
+func (t *Transport) threadStats() ThreadStats {
+	if t.threads == nil {
+		return ThreadStats{}
+	}
+	return t.threads.stats()
 }
 
 // counters are a Transport's Stats as they run.
@@ -75,7 +87,7 @@ type counters struct {
 	submits, attempts, accepted, retries atomic.Int64
 	transportErrors, failedFast          atomic.Int64
 	pacerWait, limitWait, backoffWait    atomic.Int64 // nanoseconds
-	budgetWait, pollWait                 atomic.Int64 // nanoseconds
+	budgetWait, pollWait, threadWait     atomic.Int64 // nanoseconds
 	polls                                atomic.Int64
 	mu                                   sync.Mutex
 	answers                              map[string]int64

@@ -29,6 +29,7 @@ type Transport struct {
 	budget  *localBudget
 	rc      *rateControl // nil: the rate never moves
 	polls   *pollPacer   // nil: polls pass untouched
+	threads *threads     // nil: no thread permits
 	shared  Shared
 	scale   float64
 	down    [3]atomic.Bool // a shared part is failing: pacer, budget, breaker
@@ -72,6 +73,9 @@ func New(base http.RoundTripper, cfg Config) (*Transport, error) {
 	if cfg.Polls.Enabled {
 		t.polls = newPollPacer(cfg.Polls, scale)
 	}
+	if cfg.Threads.Enabled {
+		t.threads = newThreads(cfg.Threads, scale)
+	}
 	t.retry.stats = &t.stats
 	return t, nil
 }
@@ -83,11 +87,14 @@ func New(base http.RoundTripper, cfg Config) (*Transport, error) {
 // request's context ends during a wait, and ErrNotSent whenever the
 // provider cannot have accepted the submit.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if !IsSubmit(req) {
-		if t.polls != nil {
-			return t.polls.roundTrip(t, req)
+	switch {
+	case !IsSubmit(req):
+		if t.polls != nil || t.threads != nil {
+			return t.poll(req)
 		}
 		return t.base.RoundTrip(req)
+	case t.threads != nil:
+		return t.submit(req)
 	}
 	return t.retry.do(req, t)
 }
@@ -130,6 +137,9 @@ func (t *Transport) attempt(ctx context.Context, req *http.Request) (*http.Respo
 		return nil, action{}, err
 	}
 	resp, act := inspect(resp, t.retry.provider, &t.bound)
+	if t.threads != nil && act.verdict == verdictNoSlot {
+		act.probe = t.threads.noSlot()
+	}
 	if t.polls != nil && act.verdict == verdictAccepted {
 		t.polls.submitted(req, resp)
 	}
@@ -258,6 +268,7 @@ func (t *Transport) finish(ctx context.Context, ad *admission, act action) {
 	if t.rc != nil {
 		t.rc.observe(act.verdict)
 	}
+
 	t.breaker.report(ad.done, act)
 	opened := act.verdict == verdictNoSlot && t.breaker.newlyOpened()
 	if opened {

@@ -42,6 +42,9 @@ var policies = []policy{
 	{name: "slotguard-adaptive", about: "slotguard defaults with Adaptive pacing", build: buildSlotguard(slotguard.Config{
 		Adaptive: slotguard.Adaptive{Enabled: true},
 	})},
+	{name: "slotguard-threads", about: "slotguard defaults with thread permits (Threads; the plan learned), polls through it", build: buildSlotguard(slotguard.Config{
+		Threads: slotguard.Threads{Enabled: true},
+	})},
 	{name: "slotguard-shared", about: "slotguard defaults, pacer, ban budget and breaker shared by the fleet in Redis (redisguard defaults)",
 		redis: true, build: buildShared(slotguard.Config{})},
 }
@@ -191,6 +194,8 @@ func slotguardSubmit(e *env, proc int, cfg slotguard.Config) (submitFunc, error)
 		switch {
 		case err != nil:
 			return lost(errReason(err))
+		case a.Accepted && cfg.Threads.Enabled:
+			return outcome{id: a.ID, polls: c}
 		case a.Accepted:
 			return accepted(a.ID)
 		}

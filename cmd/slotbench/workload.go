@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -136,6 +137,9 @@ func (e *env) close() {
 type outcome struct {
 	id     string // the task id when accepted
 	reason string // why it was given up, when not accepted: a code, "circuit open", ...
+	// polls is the client the task's polls go through: the policy's own,
+	// so that it sees the task end (thread permits); nil: a plain client.
+	polls *http.Client
 }
 
 func accepted(id string) outcome { return outcome{id: id} }
@@ -239,7 +243,7 @@ func (e *env) worker(ctx context.Context, submit submitFunc) {
 		switch {
 		case out.id != "" && e.clock.now() <= e.w.Duration:
 			e.rec.accepted(e.clock.now() - start)
-			e.poll(ctx, out.id)
+			e.poll(ctx, out.id, cmp.Or(out.polls, e.plain))
 		case ctx.Err() != nil || e.clock.now() > e.w.Duration:
 			e.rec.cutOff() // the run ended before the task's fate was known
 			return
@@ -252,7 +256,7 @@ func (e *env) worker(ctx context.Context, submit submitFunc) {
 
 // poll waits for the task's answer: first poll after w.FirstPoll, then every
 // w.PollEvery while CAPCHA_NOT_READY. Any other answer ends the wait.
-func (e *env) poll(ctx context.Context, id string) {
+func (e *env) poll(ctx context.Context, id string, c *http.Client) {
 	if e.clock.sleep(ctx, e.w.FirstPoll) != nil {
 		return
 	}
@@ -262,7 +266,7 @@ func (e *env) poll(ctx context.Context, id string) {
 		if err != nil {
 			return
 		}
-		resp, err := e.plain.Do(req)
+		resp, err := c.Do(req)
 		if err != nil {
 			return
 		}
