@@ -162,16 +162,12 @@ return 1
 func (b *Budget) Admit(ctx context.Context) error {
 	member := b.id + ":" + strconv.FormatUint(b.seq.Add(1), 36)
 	for {
-		cmd, err := b.l.run(ctx, "budget admit", admitScript, b.keys, member,
+		res, err := b.l.ints(ctx, "budget admit", admitScript, b.keys, 1, member,
 			b.window, b.swindow, b.pendingFor, b.noSlotLine, b.submitLine)
 		if err != nil {
 			return err
 		}
-		res, err := cmd.Int64Slice()
-		if err != nil {
-			return &Error{Op: "budget admit", Err: err}
-		}
-		if len(res) > 0 && res[0] == 1 {
+		if res[0] == 1 {
 			b.mu.Lock()
 			b.admitted = append(b.admitted, member)
 			b.mu.Unlock()
@@ -229,16 +225,9 @@ return {
 
 // Usage reports what the fleet's budget counts now, for dashboards.
 func (b *Budget) Usage(ctx context.Context) (Usage, error) {
-	cmd, err := b.l.run(ctx, "budget usage", usageScript, b.keys[:3], b.window, b.swindow)
+	res, err := b.l.ints(ctx, "budget usage", usageScript, b.keys[:3], 3, b.window, b.swindow)
 	if err != nil {
 		return Usage{}, err
-	}
-	res, err := cmd.Int64Slice()
-	if err != nil {
-		return Usage{}, &Error{Op: "budget usage", Err: err}
-	}
-	if len(res) != 3 {
-		return Usage{}, &Error{Op: "budget usage", Err: redis.Nil}
 	}
 	return Usage{NoSlot: int(res[0]), Pending: int(res[1]), Submits: int(res[2])}, nil
 }

@@ -10,7 +10,8 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// link is a Fleet's way to Redis, shared by its pacer, budget and breaker.
+// link is a Fleet's way to Redis, shared by its pacer, budget, breaker and
+// threads.
 // It bounds each call by Config.Timeout and, after a call fails, skips Redis
 // for Config.Backoff: each call then returns an *Error at once (matching
 // ErrBackoff), and slotguard's Transport uses its local limits for that
@@ -53,6 +54,23 @@ func (l *link) run(ctx context.Context, op string, s *redis.Script, keys []strin
 	err = callError(ctx, op, cmd.Err())
 	l.leave(ctx, c, err)
 	return cmd, err
+}
+
+// ints runs s as run does, and reads its answer: at least n integers, or
+// an *Error.
+func (l *link) ints(ctx context.Context, op string, s *redis.Script, keys []string, n int, args ...any) ([]int64, error) {
+	cmd, err := l.run(ctx, op, s, keys, args...)
+	if err != nil {
+		return nil, err
+	}
+	res, err := cmd.Int64Slice()
+	if err == nil && len(res) < n {
+		err = fmt.Errorf("unexpected answer %v", res)
+	}
+	if err != nil {
+		return nil, &Error{Op: op, Err: err}
+	}
+	return res, nil
 }
 
 // call is what enter knew of a call it let through.
