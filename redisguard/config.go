@@ -38,19 +38,22 @@ type Config struct {
 	// its Done never reaches Redis (the process died, Redis failed at that
 	// moment, or the call was skipped in a back-off). It should outlast
 	// the longest submit request plus a minute, so that a lost NO_SLOT is
-	// counted for as long as the provider counts it. 0: 2 minutes.
+	// counted for as long as the provider counts it. It is also how long a
+	// thread permit lasts when Threads.Acquire or Accepted is given no ttl
+	// or ceiling. 0: 2 minutes.
 	Pending time.Duration
 	// Poll caps one wait of Admit near the NO_SLOT line, when the room
-	// can come from another process's answer, which Admit polls for.
-	// 0: 100 ms.
+	// can come from another process's answer, which Admit polls for; and
+	// one wait of Threads.Acquire for a permit, which another process may
+	// free. 0: 100 ms.
 	Poll time.Duration
 	// ProbeTimeout bounds the fleet's wait for its probe's outcome: after
 	// it another process may probe. 0: 30 s.
 	ProbeTimeout time.Duration
 	// Timeout bounds every Redis call. 0: 50 ms.
 	Timeout time.Duration
-	// Backoff is how long the fleet's parts (pacer, budget, breaker of
-	// one Fleet) skip Redis after a call fails: meanwhile every call
+	// Backoff is how long the fleet's parts (pacer, budget, breaker and
+	// threads of one Fleet) skip Redis after a call fails: meanwhile every call
 	// returns an *Error matching ErrBackoff at once, and slotguard's
 	// Transport uses its local limits; then one call tries Redis again.
 	// An outage so costs one Timeout per Backoff, and the fleet is back on
@@ -58,8 +61,11 @@ type Config struct {
 	Backoff time.Duration
 	// TimeScale runs every duration faster, as slotguard.Config.TimeScale
 	// does, for simulations: N >= 1 divides the windows (minute, 3 s),
-	// Pending and ProbeTimeout by N and multiplies Rate by N. Timeout,
-	// Backoff and Poll are real time. 0 or 1: real time.
+	// Pending, ProbeTimeout and the day the threads' learned capacity
+	// outlives its last change by N, and multiplies Rate by N. Timeout,
+	// Backoff and Poll are real time, and so are the durations that
+	// slotguard's Transport passes to Threads (it scales them itself).
+	// 0 or 1: real time.
 	TimeScale float64
 }
 

@@ -47,8 +47,11 @@ func TestNewZeroConfig(t *testing.T) {
 	if err != nil {
 		t.Fatalf("New(zero Config) = %v", err)
 	}
-	if f.Pacer == nil || f.Budget == nil || f.Breaker == nil {
-		t.Fatalf("New(zero Config) = %+v, want all three parts", f)
+	if f.Pacer == nil || f.Budget == nil || f.Breaker == nil || f.Threads == nil {
+		t.Fatalf("New(zero Config) = %+v, want all four parts", f)
+	}
+	if s := f.Shared(); s.Pacer == nil || s.Budget == nil || s.Breaker == nil || s.Threads == nil {
+		t.Errorf("Shared() = %+v, want all four parts", s)
 	}
 	if got := f.Pacer.Limit(); got != 2 {
 		t.Errorf("Pacer.Limit() = %v, want 2", got)

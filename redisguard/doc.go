@@ -1,6 +1,6 @@
 // Package redisguard keeps the state that processes sharing one API key must
-// share in Redis: one pacer, one ban budget and one breaker for a whole
-// fleet. Plug it into slotguard through Config.Shared:
+// share in Redis: one pacer, one ban budget, one breaker and one set of
+// thread permits for a whole fleet. Plug it into slotguard through Config.Shared:
 //
 //	rdb := redis.NewClient(&redis.Options{
 //		Addr:                  "redis.internal:6379",
@@ -41,12 +41,42 @@
 //     exactly one probe (a SET NX key with a bounded TTL) goes through for
 //     the whole fleet, and a probe whose answer proved nothing is released
 //     at once for the next. Each transition is one Lua script.
+//   - Threads: the thread permits of slotguard's Config.Threads (below).
 //
 // No lock is held across a request. (gobreaker's DistributedCircuitBreaker
 // takes a store-wide mutex around Execute, the request included, because it
 // reads, runs and writes back the whole breaker, counts and all; a fleet
 // then sends one request at a time. redisguard shares only the openings and
 // their end, and every change is a single atomic script.)
+//
+// # Thread permits
+//
+// The account's threads are the fleet's: a task accepted through one
+// process holds a thread that every process must count, and any process
+// may see it end. Threads keeps the permits out as members of two sorted
+// sets, submits under way by a token and tasks in flight by task id, each
+// scored by when it expires (the ttl of a submit, the ceiling of a task),
+// and the capacity the fleet learned in a hash. Every call (Acquire,
+// Accepted, Release, NoSlot, Done) is one Lua script that drops the
+// expired members first, then counts and changes; no lock is held across
+// a request. Acquire admits while the permits out are fewer than the
+// capacity plus the Transport's overbook; otherwise it waits for the
+// soonest expiry, or Config.Poll at most, and asks again. A process's
+// waiters ask one at a time, in arrival order, and a permit it frees wakes
+// its first waiter at once; a permit another process frees is seen at the
+// next ask, and across processes waiters go in no particular order. Done
+// from any process ends the task's lease, once.
+//
+// When Redis is down, the calls fail as the others do (one Timeout, then
+// the back-off), and slotguard's Transport takes its local permit for
+// that submit. What a failed call would have written is lost: a task
+// whose Accepted failed is missing from the fleet's count for as long as
+// it runs, a permit whose Release failed holds until its ttl, and a lease
+// whose Done failed until its ceiling. When Redis loses its state, the permits, leases and
+// capacity go with it: the provider's threads stay held by tasks the fleet
+// no longer counts, and the capacity is relearned from 1 (from the plan at
+// the first acceptance, when the Transport has one), at the cost of some
+// NO_SLOT answers, which lower it to the tasks Redis knows of.
 //
 // # Time
 //
@@ -65,7 +95,7 @@
 // when go-redis honours context deadlines on the socket, so New refuses a
 // client whose Options.ContextTimeoutEnabled is false.
 //
-// After a failed call, the Fleet's pacer, budget and breaker skip Redis for
+// After a failed call, the Fleet's pacer, budget, breaker and threads skip Redis for
 // Config.Backoff (0: 1 s): their calls return an *Error matching ErrBackoff
 // at once, and then one call tries Redis again. An outage so costs one
 // Timeout per Backoff per process, not three per submit (Allow, Admit and
@@ -138,7 +168,9 @@
 // A process that dies mid-attempt holds one unit of the NO_SLOT budget until
 // Config.Pending (2 minutes) passes; a probe whose outcome never comes (the
 // process died) holds the fleet's breaker for Config.ProbeTimeout (30 s),
-// then another process probes.
+// then another process probes. Its thread permits hold until their ttl
+// (a submit under way) or their ceiling (a task whose end no process
+// sees), as the Transport gave them.
 //
 // # Testing
 //
@@ -155,10 +187,11 @@
 //
 // Keys are Prefix + ":{" + the first 16 hex digits of the API key's SHA-256
 // + "}:" + a name (pacer, noslot, pending, submits, open, tripped, probe,
-// epoch); the API key itself is never stored nor logged. The braces are a
+// epoch, threads:leases, threads:pending, threads:cap); the API key itself
+// is never stored nor logged. The braces are a
 // Redis Cluster hash tag: every key of one API key lives in one slot, as
 // the Lua scripts need. Every key expires on its own when the fleet goes
-// quiet (the epoch after a day). Redis 6.0 or later (KEEPTTL); the scripts
+// quiet (the epoch and the threads' learned capacity after a day). Redis 6.0 or later (KEEPTTL); the scripts
 // that read TIME ask for effects replication (redis.replicate_commands),
 // so they work where lua-replicate-commands is off.
 package redisguard

@@ -14,12 +14,13 @@ import (
 )
 
 // Fleet is the shared state of the processes that use one API key: a
-// pacer, a ban budget and a breaker, all in Redis. Hand Shared() to
-// slotguard.Config.Shared; or pick the parts you want.
+// pacer, a ban budget, a breaker and the thread permits, all in Redis. Hand
+// Shared() to slotguard.Config.Shared; or pick the parts you want.
 type Fleet struct {
 	Pacer   *Pacer // nil when Config.Rate is math.Inf(1)
 	Budget  *Budget
 	Breaker *Breaker
+	Threads *Threads
 
 	link *link
 }
@@ -44,6 +45,7 @@ func New(client redis.UniversalClient, apiKey string, cfg Config) (*Fleet, error
 	f := &Fleet{
 		Budget:  newBudget(l, base, &cfg),
 		Breaker: newBreaker(l, base, &cfg),
+		Threads: newThreads(l, base, &cfg),
 		link:    l,
 	}
 	if !math.IsInf(cfg.Rate, 1) {
@@ -57,6 +59,7 @@ var scripts = []*redis.Script{
 	reserveScript, unreserveScript,
 	admitScript, doneScript, usageScript,
 	allowScript, openScript, closeScript, releaseScript,
+	threadsAcquireScript, threadsAcceptedScript, threadsReleaseScript, threadsNoSlotScript, threadsDoneScript, threadsUsageScript,
 }
 
 // Load connects to Redis and loads redisguard's scripts, so that the first
@@ -98,6 +101,9 @@ func (f *Fleet) Shared() slotguard.Shared {
 	}
 	if f.Breaker != nil {
 		s.Breaker = f.Breaker
+	}
+	if f.Threads != nil {
+		s.Threads = f.Threads
 	}
 	return s
 }
