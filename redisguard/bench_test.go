@@ -2,10 +2,13 @@ package redisguard
 
 import (
 	"context"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/slotguard/slotguard"
 	"github.com/slotguard/slotguard/redisguard/redistest"
+	"golang.org/x/sync/semaphore"
 	"golang.org/x/time/rate"
 )
 
@@ -77,6 +80,43 @@ func BenchmarkAttempt(b *testing.B) {
 		}
 		f.Budget.Done(ctx, slotguard.OutcomeAccepted)
 	}
+}
+
+// BenchmarkThreads is what a task's thread permit costs: Acquire,
+// Accepted and Done, three round trips, beside the process-local
+// semaphore the permits stand in for. There is always room: this is the
+// price of asking, not of waiting.
+func BenchmarkThreads(b *testing.B) {
+	ctx := context.Background()
+	b.Run("local", func(b *testing.B) {
+		sem := semaphore.NewWeighted(1)
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := sem.Acquire(ctx, 1); err != nil {
+				b.Fatal(err)
+			}
+			sem.Release(1)
+		}
+	})
+	b.Run("redis", func(b *testing.B) {
+		th := fleetOf(b, redistest.Addr(b), testKey(b), 1, Config{})[0].Threads
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			token, err := th.Acquire(ctx, 1, time.Minute)
+			if err != nil {
+				b.Fatal(err)
+			}
+			i++
+			id := strconv.Itoa(i)
+			if err := th.Accepted(ctx, token, id, time.Minute, 0, time.Minute); err != nil {
+				b.Fatal(err)
+			}
+			if ok, err := th.Done(ctx, id); !ok || err != nil {
+				b.Fatal(ok, err)
+			}
+		}
+	})
 }
 
 // BenchmarkSubmitRedisDown is the cost of a submit through a Transport
