@@ -11,7 +11,11 @@ import (
 // the Transport already knows. CaptchaAI's guide suggests a small test
 // submit before a big batch; that probe can be accepted and billed. Advice
 // costs nothing: it reads the breaker, the ban budget's headroom, the share
-// of recent submits that found no slot, the current rate and the hour.
+// of recent submits that found no slot, the current rate and the hour, and
+// with Config.Threads the thread permits: a batch may then start whenever
+// the breaker and the budget allow, since its submits wait in line for a
+// thread instead of spending attempts, and Advice says how long a new one
+// would wait.
 type Advice struct {
 	// Go is true when a batch may start now.
 	Go bool
@@ -30,6 +34,9 @@ type Advice struct {
 	// NoSlotHeadroom is how many more NO_SLOT answers the ban budget takes
 	// in the current minute.
 	NoSlotHeadroom int
+	// Threads are the thread permits' figures (with Config.Threads):
+	// Threads.ExpectedWait is how long a new submit would wait for one.
+	Threads ThreadStats
 }
 
 // Advice tells whether to start a batch now. It sends nothing.
@@ -44,6 +51,7 @@ func (t *Transport) Advice() Advice {
 		Answers:        answers,
 		NoSlotHeadroom: headroom,
 	}
+	a.Threads = t.threadStats()
 	line := t.budget.noSlotLine
 	switch {
 	case a.Breaker != gobreaker.StateClosed:
@@ -53,6 +61,14 @@ func (t *Transport) Advice() Advice {
 		}
 	case line != Unlimited && headroom < max(line/10, 1):
 		a.Reason = fmt.Sprintf("%d NO_SLOT answers left under the ban line this minute", headroom)
+	case t.threads != nil:
+		// NO_SLOT answers are mostly the overbook's probes here, and
+		// submits wait in line rather than retry: no reason to hold back.
+		a.Go = true
+		a.Reason = fmt.Sprintf("%d of %d thread permits held, %d submits waiting", a.Threads.Held, a.Threads.Limit, a.Threads.Waiters)
+		if w := a.Threads.ExpectedWait; w > 0 {
+			a.Reason += fmt.Sprintf("; a new submit would wait about %v", w.Round(time.Second))
+		}
 	case answers >= 10 && share >= 0.8:
 		a.Reason = fmt.Sprintf("%.0f%% of the last minute's submits found no free slot", 100*share)
 	case a.Band == BandPeak && answers >= 10 && share >= 0.5:

@@ -7,7 +7,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/sony/gobreaker/v2"
@@ -201,6 +203,47 @@ func BenchmarkJSONAnswer(b *testing.B) {
 			for b.Loop() {
 				if _, ok := scanStd(bb); !ok {
 					b.Fatal("not read")
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkSubmitThreads is one task's life with thread permits on, the
+// permit taken, kept as the task's lease and given back by TaskDone, beside
+// the same submit without permits and the bare transport, in memory.
+func BenchmarkSubmitThreads(b *testing.B) {
+	var n atomic.Int64
+	ids := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, "OK|"+strconv.FormatInt(n.Add(1), 10))
+	})
+	threadsCfg := benchConfig
+	threadsCfg.Threads = Threads{Enabled: true, Plan: 1 << 20}
+	for _, rt := range []struct {
+		name string
+		cfg  *Config
+	}{{"bare", nil}, {"slotguard", &benchConfig}, {"threads", &threadsCfg}} {
+		var tr http.RoundTripper = memRT{ids}
+		var sg *Transport
+		if rt.cfg != nil {
+			sg = mustNew(b, memRT{ids}, *rt.cfg)
+			tr = sg
+		}
+		b.Run(rt.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				req, _ := http.NewRequest("POST", "http://provider.test/in.php", strings.NewReader(benchForm))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				resp, err := tr.RoundTrip(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if sg != nil && sg.threads != nil && !sg.TaskDone(strings.TrimPrefix(string(body), "OK|")) {
+					b.Fatal("TaskDone found no permit")
 				}
 			}
 		})

@@ -12,15 +12,20 @@
 // # The chain
 //
 // A submit is a request whose path ends in /in.php or /createTask (see
-// IsSubmit). Each of its attempts, retries included, passes these stages in
-// this order:
+// IsSubmit). With Config.Threads it first takes a thread permit, once for
+// all its attempts; then each attempt, retries included, passes these
+// stages in this order:
 //
-//	retry loop ─▶ breaker ─▶ ban budget ─▶ pacer ─────────▶ in-flight bound ─▶ base RoundTripper
-//	    ▲         (allow?)   (ban lines)   (hold, token)    (slot)                    │
-//	    └────── classify the answer: accepted / NO_SLOT / capacity / other ◀──────────┘
+//	[thread permit] ─▶ retry loop ─▶ breaker ─▶ ban budget ─▶ pacer ─────────▶ in-flight bound ─▶ base RoundTripper
+//	(per submit,          ▲         (allow?)   (ban lines)   (hold, token)    (slot)                    │
+//	 Threads)             └────── classify the answer: accepted / NO_SLOT / capacity / other ◀──────────┘
 //
 // The order matters:
 //
+//   - The thread permit comes first and is held from before the first
+//     attempt until the task is seen to end, as the provider holds a thread
+//     (see Threads): submits beyond the account's capacity wait in line,
+//     in arrival order, rather than spend attempts on NO_SLOT answers.
 //   - The breaker comes first, so that while it is open a submit fails at
 //     once with ErrCircuitOpen, spending neither budget nor a pacer token
 //     nor a request.
@@ -32,8 +37,8 @@
 //     10 s first.
 //   - The in-flight bound comes last, so it counts only attempts on the wire.
 //
-// With Config.Shared, the breaker, the budget and the pacer each also ask
-// their fleet-wide part (see the redisguard module). Everything else
+// With Config.Shared, the thread permits, the breaker, the budget and the
+// pacer each also ask their fleet-wide part (see the redisguard module). Everything else
 // (res.php polls, balance checks) goes straight to the base RoundTripper,
 // untouched, unless Config.Polls paces polls.
 //

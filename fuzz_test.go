@@ -131,3 +131,25 @@ func normalize(f jsonFields) [5]string {
 	}
 	return out
 }
+
+// FuzzParsePoll: any body reads as one of the three states without a
+// panic, and only a body that parses as a poll answer ends a task.
+func FuzzParsePoll(f *testing.F) {
+	for _, s := range []string{"OK|x", CodeNotReady, `{"status":1,"request":"x"}`, `{"errorId":0,"status":"ready","solution":{}}`, "ERROR_CAPTCHA_UNSOLVABLE", "{"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		switch got := parsePoll(b); got {
+		case pollEnded:
+			if bytes.HasPrefix(bytes.TrimSpace(b), []byte("OK|")) {
+				return
+			}
+			if _, ok := scanStd(bytes.TrimSpace(b)); !ok && !isCode(bytes.TrimSpace(b)) {
+				t.Errorf("parsePoll(%q) = ended, but it is neither OK|, JSON nor a code", b)
+			}
+		case pollPending, pollUnknown:
+		default:
+			t.Errorf("parsePoll(%q) = %d", b, got)
+		}
+	})
+}

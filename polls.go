@@ -162,7 +162,7 @@ func (t *Transport) poll(req *http.Request) (*http.Response, error) {
 			t.polls.ended(id)
 		}
 		if t.threads != nil {
-			t.threads.done(id, releasePolled)
+			t.taskEnded(req.Context(), id, releasePolled)
 		}
 	case pollPending:
 		if t.threads != nil {

@@ -110,3 +110,61 @@ func TestPollBudget(t *testing.T) {
 		}
 	})
 }
+
+// TestParsePoll: what a poll's answer says of its task, in every dialect.
+// Only a solution or a final error about the task ends it; refusals of the
+// request, the key or the account say nothing of it.
+func TestParsePoll(t *testing.T) {
+	tests := []struct {
+		body string
+		want int
+	}{
+		{"OK|03AGdBq24", pollEnded},
+		{" OK|text42\n", pollEnded},
+		{CodeNotReady, pollPending},
+		{"ERROR_CAPTCHA_UNSOLVABLE", pollEnded},
+		{"ERROR_WRONG_CAPTCHA_ID", pollEnded},
+		{"ERROR: 1005", pollUnknown},
+		{"ERROR_WRONG_USER_KEY", pollUnknown},
+		{"MAX_USER_TURN", pollUnknown},
+		{`{"status":1,"request":"03AGdBq24"}`, pollEnded},
+		{`{"status":0,"request":"CAPCHA_NOT_READY"}`, pollPending},
+		{`{"status":0,"request":"ERROR_CAPTCHA_UNSOLVABLE"}`, pollEnded},
+		{`{"status":0,"request":"ERROR_KEY_DOES_NOT_EXIST"}`, pollUnknown},
+		{`{"errorId":0,"status":"ready","solution":{"gRecaptchaResponse":"03A"},"cost":"0.003"}`, pollEnded},
+		{`{"errorId":0,"status":"processing"}`, pollPending},
+		{`{"errorId":12,"errorCode":"ERROR_CAPTCHA_UNSOLVABLE","errorDescription":"x"}`, pollEnded},
+		{`{"errorId":1,"errorCode":"ERROR_KEY_DOES_NOT_EXIST"}`, pollUnknown},
+		{`{"errorId":0,"status":"odd"}`, pollUnknown},
+		{`{"status":"1"}`, pollUnknown},
+		{"<html>502 Bad Gateway</html>", pollUnknown},
+		{"", pollUnknown},
+		{"the answer is OK|x", pollUnknown},
+	}
+	for _, tt := range tests {
+		if got := parsePoll([]byte(tt.body)); got != tt.want {
+			t.Errorf("parsePoll(%q) = %d, want %d", tt.body, got, tt.want)
+		}
+	}
+}
+
+// TestPollLongSolution: a solution longer than any code (a reCAPTCHA
+// token runs to kilobytes) is read by its prefix, handed back whole, and
+// ends the task.
+func TestPollLongSolution(t *testing.T) {
+	token := strings.Repeat("03AGdBq24", 400)
+	for _, body := range []string{"OK|" + token, `{"status":1,"request":"` + token + `"}`, `{"status":0,"request":"` + token + `"}`} {
+		resp := textResp(200, body)
+		got := pollAnswerState(resp)
+		b, err := io.ReadAll(resp.Body)
+		if string(b) != body || err != nil {
+			t.Errorf("body handed back: %d bytes, %v; want %d bytes", len(b), err, len(body))
+		}
+		if want := pollEnded; got != want && !strings.Contains(body, `"status":0`) {
+			t.Errorf("pollAnswerState(%.20q...) = %d, want %d", body, got, want)
+		}
+		if strings.Contains(body, `"status":0`) && got == pollEnded {
+			t.Errorf("pollAnswerState(%.20q...) = ended for a status 0 answer", body)
+		}
+	}
+}

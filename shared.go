@@ -104,10 +104,11 @@ type SharedBreaker interface {
 type SharedThreads interface {
 	// Acquire takes a permit for a submit when the fleet's permits out
 	// (submits under way and tasks in flight) are fewer than the fleet's
-	// capacity plus overbook, and waits, cancellably, until they are
-	// otherwise (then it returns an error matching ctx.Err()). The permit
-	// expires after ttl unless Accepted or Release names its token first.
-	Acquire(ctx context.Context, overbook int, ttl time.Duration) (token string, err error)
+	// capacity (plan, or 1, until learned) plus overbook, and waits,
+	// cancellably, until they are otherwise (then it returns an error
+	// matching ctx.Err()). The permit expires after ttl unless Accepted or
+	// Release names its token first.
+	Acquire(ctx context.Context, plan, overbook int, ttl time.Duration) (token string, err error)
 	// Accepted turns the permit into the lease of task id, until ceiling
 	// from now, and raises the fleet's capacity by one when its tasks in
 	// flight are above it, never above plan (0: no plan). While NO_SLOT

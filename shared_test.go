@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -214,6 +215,142 @@ func TestLocalOpeningReasserted(t *testing.T) {
 		}
 		if f.opens != 1+3 || !f.openUntil.After(time.Now().Add(9*time.Minute)) {
 			t.Errorf("opens %d (want 4: the ban, then once a second), shared opening until %v", f.opens, f.openUntil)
+		}
+	})
+}
+
+// fakeThreads is a SharedThreads that counts permits out, like the fleet's
+// store, and can fail.
+type fakeThreads struct {
+	mu       sync.Mutex
+	fail     error
+	capacity int
+	pending  map[string]bool
+	leases   map[string]time.Duration // id: ceiling
+	seq      int
+	calls    []string
+}
+
+func newFakeThreads(capacity int) *fakeThreads {
+	return &fakeThreads{capacity: capacity, pending: map[string]bool{}, leases: map[string]time.Duration{}}
+}
+
+func (f *fakeThreads) note(call string) error {
+	f.calls = append(f.calls, call)
+	return f.fail
+}
+
+func (f *fakeThreads) Acquire(ctx context.Context, plan, overbook int, _ time.Duration) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.note("acquire"); err != nil {
+		return "", err
+	}
+	if len(f.pending)+len(f.leases) >= f.capacity+overbook {
+		return "", errors.New("fakeThreads: full (the test does not wait)")
+	}
+	f.seq++
+	token := strconv.Itoa(f.seq)
+	f.pending[token] = true
+	return token, nil
+}
+
+func (f *fakeThreads) Accepted(_ context.Context, token, id string, ceiling time.Duration, _ int, _ time.Duration) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.pending, token)
+	f.leases[id] = ceiling
+	return f.note("accepted " + id)
+}
+
+func (f *fakeThreads) Release(_ context.Context, token string, ceiling time.Duration) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.pending, token)
+	if ceiling > 0 {
+		f.leases["?"+token] = ceiling
+	}
+	return f.note(fmt.Sprintf("release %v", ceiling))
+}
+
+func (f *fakeThreads) NoSlot(context.Context) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.leases) >= f.capacity, f.note("noslot")
+}
+
+func (f *fakeThreads) Done(_ context.Context, id string) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	_, ok := f.leases[id]
+	delete(f.leases, id)
+	return ok, f.note("done " + id)
+}
+
+// TestSharedThreads: with Shared.Threads, permits come from the fleet's
+// store: an accepted task's lease carries its id and ceiling, a refused
+// submit gives its permit back, one that may have been accepted keeps it to
+// the ceiling, NO_SLOT answers are judged on the fleet's count, and a poll
+// or TaskDone ends the lease whichever process took it. A failing store
+// leaves the Transport on its own permits.
+func TestSharedThreads(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeThreads(1)
+		s := newScript(func(n int, _ []byte) (int, string) {
+			switch n {
+			case 2, 3:
+				return 200, CodeNoSlot // the fleet's one thread is busy: probes
+			case 5:
+				return 200, "ERROR_WRONG_USER_KEY"
+			}
+			return 200, "OK|" + strconv.Itoa(n)
+		})
+		tr := mustNew(t, memRT{s}, Config{Threads: Threads{Enabled: true, Overbook: 1, Ceiling: time.Minute},
+			Retry: Backoff{Attempts: 1}, Shared: Shared{Threads: f}})
+		send := func() string {
+			resp, err := tr.RoundTrip(submitReq(t))
+			if err != nil {
+				return err.Error()
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return string(b)
+		}
+		// Attempts 1, but a NO_SLOT with the fleet's thread taken is a
+		// probe: retried until accepted.
+		for _, want := range []string{"OK|1", "OK|4"} {
+			if got := send(); got != want {
+				t.Fatalf("submit = %q, want %q", got, want)
+			}
+		}
+		resp, err := tr.RoundTrip(pollReq(t, "1")) // not ready: the lease stays
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if !tr.TaskDone("1") || tr.TaskDone("1") {
+			t.Error("TaskDone: want true once for the fleet's lease, then false")
+		}
+		if got := send(); got != "ERROR_WRONG_USER_KEY" {
+			t.Fatalf("third submit = %q", got)
+		}
+		f.mu.Lock()
+		calls := strings.Join(f.calls, ", ")
+		f.mu.Unlock()
+		want := "acquire, accepted 1, acquire, noslot, noslot, accepted 4, done 1, done 1, acquire, release 0s"
+		if calls != want {
+			t.Errorf("store calls:\n%s\nwant\n%s", calls, want)
+		}
+		if st := tr.Stats().Threads; st.Held != 0 {
+			t.Errorf("local permits %+v, want none held: the fleet's store holds them", st)
+		}
+		// The store fails: the Transport's own permits stand in.
+		f.mu.Lock()
+		f.fail = errors.New("redis: i/o timeout")
+		f.mu.Unlock()
+		send()
+		if st := tr.Stats(); st.Threads.Held != 1 || !st.SharedDown {
+			t.Errorf("store down: %+v, want a local permit held and SharedDown", st)
 		}
 	})
 }

@@ -4,41 +4,88 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
 )
 
 // submit runs a submit's attempts holding a thread permit (Config.Threads),
-// taken first, in arrival order. The permit becomes the task's lease when
-// the submit is accepted, or may have been; otherwise it goes back at once.
+// taken first: the fleet's, from Shared.Threads, or the Transport's own,
+// in arrival order. The permit becomes the task's lease when the submit is
+// accepted, or may have been; otherwise it goes back at once.
 func (t *Transport) submit(req *http.Request) (*http.Response, error) {
-	waited, err := t.threads.acquire(req.Context())
-	t.stats.threadWait.Add(int64(waited))
+	ctx := req.Context()
+	s := &submission{t: t}
+	start := time.Now()
+	err := s.take(ctx)
+	t.stats.threadWait.Add(int64(time.Since(start)))
 	if err != nil {
 		t.stats.submits.Add(1)
 		closeBody(req)
 		return nil, notSent(err)
 	}
-	s := &submission{t: t}
 	resp, err := t.retry.do(req, s)
-	switch {
-	case s.id != "":
-		t.threads.accepted(s.id, s.slow)
-	case s.maybe:
-		t.threads.maybeAccepted(s.slow)
-	default:
-		t.threads.release()
-	}
+	s.end(context.WithoutCancel(ctx))
 	return resp, err
 }
 
 // submission is one submit's attempts through a Transport with thread
-// permits: it notes what the last attempt came to. The retrier stops at
-// the first attempt that may have been accepted, so the last is the one
-// that says.
+// permits: it holds the permit and notes what the last attempt came to.
+// The retrier stops at the first attempt that may have been accepted, so
+// the last is the one that says.
 type submission struct {
 	t     *Transport
+	token string // the fleet's permit; "": the Transport's own
 	id    string // the task id, when accepted
 	maybe bool   // sent, and may have been accepted: no answer, a 5xx, a cut answer
 	slow  bool   // a reCAPTCHA-like task, for its ceiling
+}
+
+// take takes a permit: the fleet's when Shared.Threads answers, the
+// Transport's own otherwise.
+func (s *submission) take(ctx context.Context) error {
+	th := s.t.threads
+	if st := s.t.shared.Threads; st != nil {
+		token, err := st.Acquire(ctx, th.plan, th.overbookNow(), th.ceilingSlow)
+		switch err := s.t.sharedResult(ctx, sharedThreads, err); err {
+		case nil:
+			s.token = token
+			return nil
+		case errSharedDown:
+		default:
+			return err
+		}
+	}
+	_, err := th.acquire(ctx)
+	return err
+}
+
+// end turns the permit into the task's lease, or gives it back.
+func (s *submission) end(ctx context.Context) {
+	t, th := s.t, s.t.threads
+	if s.token == "" {
+		switch {
+		case s.id != "":
+			th.accepted(s.id, s.slow)
+		case s.maybe:
+			th.maybeAccepted(s.slow)
+		default:
+			th.release()
+		}
+		return
+	}
+	st := t.shared.Threads
+	var err error
+	switch {
+	case s.id != "":
+		th.watch(s.id)
+		err = st.Accepted(ctx, s.token, s.id, th.ceilingFor(s.slow), th.plan, th.quiet)
+	case s.maybe:
+		err = st.Release(ctx, s.token, th.ceilingFor(s.slow))
+	default:
+		err = st.Release(ctx, s.token, 0)
+	}
+	if err != nil {
+		t.sharedDown(ctx, sharedThreads, err)
+	}
 }
 
 func (s *submission) attempt(ctx context.Context, req *http.Request) (*http.Response, action, error) {
@@ -49,6 +96,8 @@ func (s *submission) attempt(ctx context.Context, req *http.Request) (*http.Resp
 	case act.verdict == verdictAccepted:
 		s.id = acceptedID(resp)
 		s.maybe = s.id == ""
+	case act.verdict == verdictNoSlot:
+		act.probe = s.noSlot(ctx)
 	default:
 		s.maybe = act.verdict == verdictLost || resp.StatusCode >= 500
 	}
@@ -56,6 +105,32 @@ func (s *submission) attempt(ctx context.Context, req *http.Request) (*http.Resp
 		s.slow = slowMethod(req)
 	}
 	return resp, act, err
+}
+
+// noSlot learns from a NO_SLOT answer, from the fleet's count of tasks or
+// the Transport's own, and reports whether it was a probe.
+func (s *submission) noSlot(ctx context.Context) bool {
+	if st := s.t.shared.Threads; st != nil && s.token != "" {
+		probe, err := st.NoSlot(ctx)
+		if s.t.sharedResult(ctx, sharedThreads, err) == nil {
+			return probe
+		}
+	}
+	return s.t.threads.noSlot()
+}
+
+// taskEnded gives back the permit of task id, seen to end: the fleet's
+// lease, whichever process holds it, and the Transport's own.
+func (t *Transport) taskEnded(ctx context.Context, id string, reason int) bool {
+	ended := t.threads.done(id, reason)
+	if st := t.shared.Threads; st != nil {
+		found, err := st.Done(context.WithoutCancel(ctx), id)
+		if err != nil {
+			t.sharedDown(ctx, sharedThreads, err)
+		}
+		ended = ended || found
+	}
+	return ended
 }
 
 // acceptedID is the task id in an accepted answer that inspect read whole.

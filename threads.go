@@ -123,8 +123,9 @@ type threads struct {
 	tasks     int       // of which tasks (accepted, or maybe accepted)
 	waiters   list.List // of chan struct{}, closed when granted
 	leases    map[string]*lease
-	byEnd     leaseHeap // the same leases, soonest ceiling first
-	maybe     uint64    // synthetic ids for submits that may have been accepted
+	watched   map[string]*lease // the fleet's tasks this Transport accepted, for the lag (Shared.Threads)
+	byEnd     leaseHeap         // the same leases, soonest ceiling first
+	maybe     uint64            // synthetic ids for submits that may have been accepted
 	released  [releaseReasons]int64
 	// Moving means, in seconds: the time between two releases, how long
 	// a thread stays free unseen, how long a task holds its thread.
@@ -150,7 +151,23 @@ func newThreads(c Threads, scale float64) *threads {
 		quiet:       scaled(noSlotQuiet, scale),
 		capacity:    cmp.Or(c.Plan, 1),
 		leases:      make(map[string]*lease),
+		watched:     make(map[string]*lease),
 	}
+}
+
+// overbookNow is the overbook, for the fleet's store.
+func (th *threads) overbookNow() int {
+	th.mu.Lock()
+	defer th.mu.Unlock()
+	return th.over()
+}
+
+// ceilingFor is a task's ceiling.
+func (th *threads) ceilingFor(slow bool) time.Duration {
+	if slow {
+		return th.ceilingSlow
+	}
+	return th.ceiling
 }
 
 // limit is the permits that may be out now. th.mu is held.
@@ -172,7 +189,9 @@ func (th *threads) over() int {
 // ctx ends, and reports how long it waited.
 func (th *threads) acquire(ctx context.Context) (time.Duration, error) {
 	th.mu.Lock()
-	th.expire(time.Now())
+	if len(th.byEnd) > 0 {
+		th.expire(time.Now())
+	}
 	if th.waiters.Len() == 0 && th.held < th.limit() {
 		th.held++
 		th.mu.Unlock()
@@ -286,10 +305,7 @@ func (th *threads) maybeAccepted(slow bool) {
 
 // hold records a lease for the permit a submit holds. th.mu is held.
 func (th *threads) hold(id string, slow bool) {
-	d := th.ceiling
-	if slow {
-		d = th.ceilingSlow
-	}
+	d := th.ceilingFor(slow)
 	now := time.Now()
 	if old, ok := th.leases[id]; ok {
 		// The provider gave an id still held: the old task ended
@@ -322,27 +338,57 @@ func (th *threads) noSlot() (probe bool) {
 func (th *threads) done(id string, reason int) bool {
 	th.mu.Lock()
 	defer th.mu.Unlock()
+	now := time.Now()
 	l, ok := th.leases[id]
 	if !ok {
+		if w, ok := th.watched[id]; ok {
+			delete(th.watched, id)
+			if reason == releasePolled {
+				th.measure(w, now)
+			}
+		}
 		return false
 	}
-	now := time.Now()
-	if reason == releasePolled && !l.running.IsZero() {
-		// A thread stays free unseen for half the gap between the poll
-		// that found the task running and the one that found it ended,
-		// on average.
-		th.lag = mean(th.lag, now.Sub(l.running).Seconds()/2, 0.05)
-		th.holdTime = mean(th.holdTime, now.Sub(l.start).Seconds(), 0.05)
+	if reason == releasePolled {
+		th.measure(l, now)
 	}
 	th.drop(l)
 	th.free(reason, now)
 	return true
 }
 
+// maxWatched bounds the fleet's tasks watched for the lag; past it, they
+// are forgotten and watched anew.
+const maxWatched = 1 << 14
+
+// watch notes a task of the fleet's, accepted through this Transport: its
+// polls measure the lag as a lease's do.
+func (th *threads) watch(id string) {
+	th.mu.Lock()
+	if len(th.watched) >= maxWatched {
+		clear(th.watched)
+	}
+	th.watched[id] = &lease{id: id, start: time.Now()}
+	th.mu.Unlock()
+}
+
+// measure takes the lag of a task seen to end. th.mu is held.
+func (th *threads) measure(l *lease, now time.Time) {
+	if !l.running.IsZero() {
+		// A thread stays free unseen for half the gap between the poll
+		// that found the task running and the one that found it ended,
+		// on average.
+		th.lag = mean(th.lag, now.Sub(l.running).Seconds()/2, 0.05)
+		th.holdTime = mean(th.holdTime, now.Sub(l.start).Seconds(), 0.05)
+	}
+}
+
 // pending notes a poll that found task id not solved yet.
 func (th *threads) pending(id string) {
 	th.mu.Lock()
 	if l, ok := th.leases[id]; ok {
+		l.running = time.Now()
+	} else if l, ok := th.watched[id]; ok {
 		l.running = time.Now()
 	}
 	th.mu.Unlock()
@@ -414,7 +460,7 @@ type ThreadStats struct {
 // reports whether the Transport held one for id. Without Config.Threads it
 // does nothing and reports false.
 func (t *Transport) TaskDone(id string) bool {
-	return t.threads != nil && t.threads.done(id, releaseExplicit)
+	return t.threads != nil && t.taskEnded(context.Background(), id, releaseExplicit)
 }
 
 // leaseHeap orders leases by ceiling, soonest first.

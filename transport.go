@@ -32,7 +32,7 @@ type Transport struct {
 	threads *threads     // nil: no thread permits
 	shared  Shared
 	scale   float64
-	down    [3]atomic.Bool // a shared part is failing: pacer, budget, breaker
+	down    [4]atomic.Bool // a shared part is failing: pacer, budget, breaker, threads
 	downs   atomic.Int32   // how many are
 	// reopened is when the local breaker's opening was last written to
 	// the shared breaker (Unix nanoseconds).
@@ -137,9 +137,6 @@ func (t *Transport) attempt(ctx context.Context, req *http.Request) (*http.Respo
 		return nil, action{}, err
 	}
 	resp, act := inspect(resp, t.retry.provider, &t.bound)
-	if t.threads != nil && act.verdict == verdictNoSlot {
-		act.probe = t.threads.noSlot()
-	}
 	if t.polls != nil && act.verdict == verdictAccepted {
 		t.polls.submitted(req, resp)
 	}
@@ -301,9 +298,10 @@ const (
 	sharedPacer = iota
 	sharedBudget
 	sharedBreaker
+	sharedThreads
 )
 
-var sharedNames = [...]string{"pacer", "budget", "breaker"}
+var sharedNames = [...]string{"pacer", "budget", "breaker", "threads"}
 
 // errSharedDown is sharedResult's word for "the part failed: go on with the
 // local limits". It never reaches the caller.

@@ -74,8 +74,8 @@
 // it runs, a permit whose Release failed holds until its ttl, and a lease
 // whose Done failed until its ceiling. When Redis loses its state, the permits, leases and
 // capacity go with it: the provider's threads stay held by tasks the fleet
-// no longer counts, and the capacity is relearned from 1 (from the plan at
-// the first acceptance, when the Transport has one), at the cost of some
+// no longer counts, and the capacity is relearned from 1 (from the plan,
+// when the Transport has one), at the cost of some
 // NO_SLOT answers, which lower it to the tasks Redis knows of.
 //
 // # Time

@@ -38,14 +38,12 @@ import (
 // first to ask after a permit frees takes it). So a process asks Redis
 // about once per Config.Poll while it has waiters, however many.
 //
-// The capacity starts at 1 and is learned as slotguard's local Threads
-// learns it: Accepted raises it by one when the fleet's tasks are above
-// it (never above the plan, and one step per capacity's worth of such
-// acceptances while NO_SLOT answers came within quiet), and NoSlot lowers
-// it to the fleet's tasks when they are below it. With a plan, the first
-// Accepted sets it to the plan: slotguard.SharedThreads's Acquire does
-// not carry the plan, so until a task of the fleet is accepted the fleet
-// admits 1 plus the overbook.
+// The capacity starts at the plan (1 without one) and is learned as
+// slotguard's local Threads learns it: Accepted raises it by one when the
+// fleet's tasks are above it (never above the plan, and one step per
+// capacity's worth of such acceptances while NO_SLOT answers came within
+// quiet), and NoSlot lowers it to the fleet's tasks when they are below
+// it.
 //
 // When Redis loses its state, the permits and leases go with it, and so
 // does the capacity: the fleet's tasks still hold the provider's threads
@@ -109,10 +107,14 @@ end
 `
 
 // threadsAcquireScript: ARGV[1] the token, ARGV[2] the overbook, ARGV[3]
-// the ttl in µs. It returns {1} when the permit is taken, or {0, wait}: µs
-// until the soonest member expires.
+// the ttl in µs, ARGV[4] the plan (0: none). It returns {1} when the
+// permit is taken, or {0, wait}: µs until the soonest member expires.
 var threadsAcquireScript = redis.NewScript(luaNow + luaThreads + `
-local capacity = learned(1)
+local plan = tonumber(ARGV[4])
+local capacity = learned(math.max(plan, 1))
+if plan > 0 and capacity > plan then
+  capacity = plan
+end
 local out = redis.call('ZCARD', KEYS[1]) + redis.call('ZCARD', KEYS[2])
 if out < capacity + tonumber(ARGV[2]) then
   redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), ARGV[1])
@@ -205,7 +207,7 @@ return {redis.call('ZCARD', KEYS[1]), redis.call('ZCARD', KEYS[2]), capacity}
 // *Error at once, and so is every call for Config.Backoff after. A call
 // that failed on Redis's side (a timeout) may still have taken the permit,
 // which then holds until its ttl.
-func (th *Threads) Acquire(ctx context.Context, overbook int, ttl time.Duration) (string, error) {
+func (th *Threads) Acquire(ctx context.Context, plan, overbook int, ttl time.Duration) (string, error) {
 	if err := th.turn.Acquire(ctx, 1); err != nil {
 		return "", err
 	}
@@ -216,7 +218,7 @@ func (th *Threads) Acquire(ctx context.Context, overbook int, ttl time.Duration)
 	token := th.id + ":" + strconv.FormatUint(th.seq.Add(1), 36)
 	for {
 		res, err := th.l.ints(ctx, "threads acquire", threadsAcquireScript, th.keys, 1,
-			token, overbook, th.or(ttl).Microseconds())
+			token, overbook, th.or(ttl).Microseconds(), plan)
 		if err != nil {
 			if ctx.Err() != nil {
 				// The script may have run before ctx ended: give back
