@@ -72,8 +72,9 @@
 //	                  (slots x duration; less during a -collapse): 100% is the physical limit
 //	accepted/started  tasks accepted / tasks whose submission ended within the run
 //	                  (accepted or given up; tasks still being submitted at the end count in neither)
-//	p50, p95, p99     time to acceptance: from the moment a worker starts submitting a task
-//	                  (its first attempt, or its wait for the pacer or the batch loop) to the acceptance
+//	p50, p95, p99     time to acceptance: from the worker's call to submit a task to the accepted answer,
+//	                  every wait on the way included (pacer, thread permit, in-flight bound, the batch
+//	                  loop's lane), measured alike for every policy
 //	attempts/task     in.php requests on the wire / tasks accepted
 //	peak NO_SLOT/min  most NO_SLOT answers within any rolling minute (the provider bans at 120)
 //	bans              blocks the provider started, every code (ERROR: 1001, 1003, MAX_USER_TURN, ...)

@@ -290,3 +290,42 @@ func TestVerdict(t *testing.T) {
 		t.Errorf("verdict(all banned) = %q", got)
 	}
 }
+
+// TestLatencyFromWorkerCall checks that every policy measures time to
+// acceptance alike: from the worker's call, its waits in the policy's
+// queue included, to the accepted answer. Five workers start at once on
+// an account with room for all: the loops without a queue accept each at
+// once; guide-batch's lane (one task each 0.5 s) and slotguard's pacer (2
+// attempts a second, burst 1; with thread permits, the permit first) take
+// them 0.5 s apart. The run ends before a worker's first poll, so each
+// accepts one task.
+func TestLatencyFromWorkerCall(t *testing.T) {
+	ms := time.Millisecond
+	paced := []time.Duration{0, 500 * ms, 1000 * ms, 1500 * ms, 2000 * ms}
+	at0 := []time.Duration{0, 0, 0, 0, 0}
+	want := map[string][]time.Duration{
+		"naive": at0, "guide": at0, "guide-batch": paced,
+		"slotguard": paced, "slotguard-jitter": paced, "slotguard-adaptive": paced, "slotguard-threads": paced,
+	}
+	for _, name := range policyNames(false) {
+		t.Run(name, func(t *testing.T) {
+			wantLat, ok := want[name]
+			if !ok {
+				t.Fatalf("policy %s: no expected latencies; add them", name)
+			}
+			synctest.Test(t, func(t *testing.T) {
+				w := defaultWorkload()
+				w.Speed = 1
+				w.Workers = 5
+				w.Duration = 10 * time.Second
+				results, err := runAll(context.Background(), w, mustPolicies(t, name), nil)
+				if err != nil {
+					t.Fatalf("runAll: %v", err)
+				}
+				if got := results[0].latency; !slices.Equal(got, wantLat) {
+					t.Errorf("%s: times to acceptance = %v, want %v", name, got, wantLat)
+				}
+			})
+		})
+	}
+}

@@ -135,7 +135,8 @@ func buildGuide(e *env, _ int) (submitFunc, error) {
 // loop is a lane that one task holds at a time (a channel used as a
 // semaphore: blocked senders are served first come, first served). Time to
 // acceptance includes the wait for the lane, as it does for a task queued
-// behind a batch.
+// behind a batch, and ends at the answer: the loop's sleep after a task
+// holds the lane, not the task, whose worker goes on to poll at once.
 func buildBatch(e *env, _ int) (submitFunc, error) {
 	const rate = 2 // tasks per second
 	lane := make(chan struct{}, 1)
@@ -145,25 +146,27 @@ func buildBatch(e *env, _ int) (submitFunc, error) {
 		case <-ctx.Done():
 			return lost("cancelled")
 		}
-		defer func() { <-lane }()
-		out := func() outcome {
-			for {
-				a, err := submitOnce(ctx, e.plain)
-				switch {
-				case err != nil:
-					return lost(errReason(err))
-				case a.Accepted:
-					return accepted(a.ID)
-				case a.Code != slotguard.CodeNoSlot:
-					return lost(a.Code)
-				}
-				if e.clock.sleep(ctx, 5*time.Second) != nil {
-					return lost("cancelled")
-				}
-			}
+		// time.sleep(interval) after each task, holding the lane.
+		defer func() {
+			go func() {
+				e.clock.sleep(ctx, time.Second/rate)
+				<-lane
+			}()
 		}()
-		e.clock.sleep(ctx, time.Second/rate) // time.sleep(interval), holding the lane
-		return out
+		for {
+			a, err := submitOnce(ctx, e.plain)
+			switch {
+			case err != nil:
+				return lost(errReason(err))
+			case a.Accepted:
+				return accepted(a.ID)
+			case a.Code != slotguard.CodeNoSlot:
+				return lost(a.Code)
+			}
+			if e.clock.sleep(ctx, 5*time.Second) != nil {
+				return lost("cancelled")
+			}
+		}
 	}, nil
 }
 

@@ -300,7 +300,7 @@ func writeTable(out io.Writer, w workload, results []result) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "(time to acceptance from a task's first submit, provider time; ban line %d NO_SLOT/min; bans: blocks started, all codes)\n", banLine)
+	fmt.Fprintf(out, "(time to acceptance: from the worker's call to the accepted answer, every policy's queue included (pacer, thread permits, batch lane); provider time; ban line %d NO_SLOT/min; bans: blocks started, all codes)\n", banLine)
 	_, err := fmt.Fprintln(out, verdict(results))
 	return err
 }
