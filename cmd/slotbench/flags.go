@@ -81,13 +81,15 @@ func (w *workload) addFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&w.Pause, "pause", d.Pause, "a worker's pause after it gave a task up (provider time)")
 	fs.IntVar(&w.Collapse, "collapse", d.Collapse, "slots the account keeps while its capacity collapses, from 1/3 to 2/3 of -duration; then -slots again (-1: no collapse)")
 	fs.IntVar(&w.Fleet, "fleet", d.Fleet, "processes sharing the account's API key, each with its own Transport; the workers are dealt out among them")
-	fs.StringVar(&w.Redis, "redis", d.Redis, "`host:port` of a Redis for the slotguard-shared policy (redisguard), which runs only with it")
+	fs.StringVar(&w.Redis, "redis", d.Redis, "`host:port` of a Redis for the policies that share their state through it (redisguard: slotguard-shared, slotguard-threads-shared), which run only with it")
+	fs.StringVar(&w.Bypass, "bypass", d.Bypass, "`how` the workers of the thread-permit policies (slotguard-threads...) poll when their polls bypass the Transport: "+
+		"taskdone (through a plain client, then Transport.TaskDone) or ceiling (never telling it: each permit goes back at its ceiling); \"\": through the Transport")
 }
 
 // addOutputFlags registers the flags that choose the policies and where
 // the results go. It returns the -policies list, parsed by parsePolicies.
 func (o *options) addOutputFlags(fs *flag.FlagSet) (names *string) {
-	names = fs.String("policies", "", "comma-separated policies to run, in this order (default: all; slotguard-shared only with -redis)")
+	names = fs.String("policies", "", "comma-separated policies to run, in this order (default: all; the -shared ones only with -redis)")
 	fs.StringVar(&o.json, "json", "", "write the results as JSON to `FILE` (\"-\": stdout, instead of the table)")
 	fs.StringVar(&o.csv, "csv", "", "write the results as CSV to `FILE` (\"-\": stdout, instead of the table)")
 	fs.StringVar(&o.plot, "plot", "", "draw time to acceptance (CDF) and NO_SLOT answers per minute to `FILE`.png")
@@ -97,8 +99,12 @@ func (o *options) addOutputFlags(fs *flag.FlagSet) (names *string) {
 // printUsage is the -h text: what the command does, the policies, the flags.
 func printUsage(fs *flag.FlagSet) {
 	fmt.Fprintf(fs.Output(), "usage: slotbench [flags]\n\nRuns one workload against captchaaitest once per retry policy and prints a table.\n\nPolicies:\n")
+	width := 0
 	for _, p := range policies {
-		fmt.Fprintf(fs.Output(), "  %-20s %s\n", p.name, p.about)
+		width = max(width, len(p.name))
+	}
+	for _, p := range policies {
+		fmt.Fprintf(fs.Output(), "  %-*s  %s\n", width, p.name, p.about)
 	}
 	fmt.Fprintf(fs.Output(), "\nFlags:\n")
 	fs.PrintDefaults()
@@ -134,6 +140,8 @@ func (w workload) check() error {
 		return usageError("-fleet %d: must be at least 1 (1: one process)", w.Fleet)
 	case w.Fleet > w.Workers:
 		return usageError("-fleet %d: more processes than -workers (%d): each process needs a worker", w.Fleet, w.Workers)
+	case w.Bypass != "" && w.Bypass != bypassTaskDone && w.Bypass != bypassCeiling:
+		return usageError("-bypass %q: must be %s, %s or \"\" (polls through the Transport)", w.Bypass, bypassTaskDone, bypassCeiling)
 	}
 	return nil
 }

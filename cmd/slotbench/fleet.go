@@ -21,7 +21,8 @@ import (
 // send 2N, and N budgets of 110 NO_SLOT answers a minute are N times the
 // provider's ban line. The slotguard-shared policy gives every process
 // Config.Shared from a redisguard.Fleet on the Redis of -redis: one pacer,
-// one budget and one breaker for the whole fleet.
+// one budget and one breaker for the whole fleet; slotguard-threads-shared
+// adds the fleet's thread permits.
 
 // loadTimeout bounds the connection to Redis and the loading of
 // redisguard's scripts, for each process at the start of a run.
@@ -30,13 +31,13 @@ const loadTimeout = 5 * time.Second
 // redisTimeout bounds each Redis call of a run (redisguard.Config.Timeout).
 const redisTimeout = time.Second
 
-// buildShared returns a policy that submits through slotguard.New(cfg) with
+// buildShared returns the policy name that submits through slotguard.New(cfg) with
 // cfg.Shared from a redisguard.Fleet of the process's own (its own Redis
 // client, as a separate process would have) on the Redis at -redis. Every
 // process of one run shares the run's key prefix, so runs never see each
 // other's state. A process whose Redis calls fail falls back to its local
 // limits, as the Transport does in production, and says so on stderr once.
-func buildShared(cfg slotguard.Config) func(e *env, proc int) (submitFunc, error) {
+func buildShared(name string, cfg slotguard.Config) func(e *env, proc int) (submitFunc, error) {
 	return func(e *env, proc int) (submitFunc, error) {
 		if e.w.Redis == "" {
 			return nil, errors.New("needs -redis ADDR")
@@ -60,7 +61,7 @@ func buildShared(cfg slotguard.Config) func(e *env, proc int) (submitFunc, error
 		cfg.Shared = f.Shared()
 		if cfg.Logger == nil && e.w.warn != nil {
 			cfg.Logger = slog.New(slog.NewTextHandler(e.w.warn, &slog.HandlerOptions{Level: slog.LevelWarn})).
-				With("policy", "slotguard-shared", "process", proc)
+				With("policy", name, "process", proc)
 		}
 		return slotguardSubmit(e, proc, cfg)
 	}

@@ -48,6 +48,7 @@ func TestRunBadFlags(t *testing.T) {
 		{"fleet 0", []string{"-fleet", "0"}, "-fleet 0: must be at least 1"},
 		{"fleet above workers", []string{"-fleet", "6", "-workers", "5"}, "-fleet 6: more processes than -workers (5)"},
 		{"shared without redis", []string{"-policies", "slotguard,slotguard-shared"}, "slotguard-shared shares its state through Redis: give -redis host:port"},
+		{"bypass unknown", []string{"-bypass", "pingback"}, `-bypass "pingback": must be taskdone, ceiling or ""`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

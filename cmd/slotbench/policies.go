@@ -42,11 +42,15 @@ var policies = []policy{
 	{name: "slotguard-adaptive", about: "slotguard defaults with Adaptive pacing", build: buildSlotguard(slotguard.Config{
 		Adaptive: slotguard.Adaptive{Enabled: true},
 	})},
-	{name: "slotguard-threads", about: "slotguard defaults with thread permits (Threads; the plan learned), polls through it", build: buildSlotguard(slotguard.Config{
+	{name: "slotguard-threads", about: "slotguard defaults with thread permits (Threads, the plan learned); its workers poll through it (see -bypass)", build: buildSlotguard(slotguard.Config{
 		Threads: slotguard.Threads{Enabled: true},
 	})},
 	{name: "slotguard-shared", about: "slotguard defaults, pacer, ban budget and breaker shared by the fleet in Redis (redisguard defaults)",
-		redis: true, build: buildShared(slotguard.Config{})},
+		redis: true, build: buildShared("slotguard-shared", slotguard.Config{})},
+	{name: "slotguard-threads-shared", about: "slotguard-threads with Config.Shared from redisguard: pacer, ban budget, breaker and thread permits",
+		redis: true, build: buildShared("slotguard-threads-shared", slotguard.Config{
+			Threads: slotguard.Threads{Enabled: true},
+		})},
 }
 
 // policyNames returns the names of the policies, those that need Redis
@@ -198,12 +202,27 @@ func slotguardSubmit(e *env, proc int, cfg slotguard.Config) (submitFunc, error)
 		case err != nil:
 			return lost(errReason(err))
 		case a.Accepted && cfg.Threads.Enabled:
-			return outcome{id: a.ID, polls: c}
+			return threaded(e.w.Bypass, t, c, a.ID)
 		case a.Accepted:
 			return accepted(a.ID)
 		}
 		return lost(a.Code) // attempts exhausted (the last NO_SLOT), a ban, ...
 	}, nil
+}
+
+// threaded is how the workers poll task id, accepted through t with thread
+// permits (c is over t): through t, which sees the task end and gives its
+// permit back; with -bypass, around it, through the plain client, then
+// telling t by TaskDone, or not at all (the permit goes back at the
+// ceiling).
+func threaded(bypass string, t *slotguard.Transport, c *http.Client, id string) outcome {
+	switch bypass {
+	case bypassTaskDone:
+		return outcome{id: id, ended: func() { t.TaskDone(id) }}
+	case bypassCeiling:
+		return accepted(id)
+	}
+	return outcome{id: id, polls: c}
 }
 
 // lockedRand is a seeded generator safe for concurrent use, for

@@ -278,6 +278,12 @@ func describe(w workload) string {
 	if w.Fleet > 1 {
 		fmt.Fprintf(&more, ", a fleet of %d processes on one key", w.Fleet)
 	}
+	switch w.Bypass {
+	case bypassTaskDone:
+		more.WriteString(", thread permits' polls bypass the Transport (TaskDone)")
+	case bypassCeiling:
+		more.WriteString(", thread permits' polls bypass the Transport (released at the ceiling)")
+	}
 	return fmt.Sprintf("slotbench: %d slots, %d workers, solve %v-%v, %v of provider time at x%g, seed %d, %s%s",
 		w.Slots, w.Workers, w.SolveMin, w.SolveMax, w.Duration, w.Speed, w.Seed, bans, more.String())
 }
@@ -335,8 +341,9 @@ func (w workload) MarshalJSON() ([]byte, error) {
 		Pause     string  `json:"pause"`
 		Collapse  int     `json:"collapse"`
 		Fleet     int     `json:"fleet"`
+		Bypass    string  `json:"bypass"`
 	}{w.Slots, w.Workers, w.SolveMin.String(), w.SolveMax.String(), w.Duration.String(), w.Speed, w.Seed,
-		w.Bans, w.Hour, w.FirstPoll.String(), w.PollEvery.String(), w.Pause.String(), w.Collapse, w.Fleet})
+		w.Bans, w.Hour, w.FirstPoll.String(), w.PollEvery.String(), w.Pause.String(), w.Collapse, w.Fleet, w.Bypass})
 }
 
 // report is the -json document.

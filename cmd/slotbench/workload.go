@@ -36,9 +36,10 @@ type workload struct {
 	Pause     time.Duration // a worker's pause after it gave a task up
 	Collapse  int           // slots left from 1/3 to 2/3 of Duration, then Slots again; -1: no collapse
 	Fleet     int           // processes sharing the API key, the workers dealt out among them
-	Redis     string        // host:port of the Redis that slotguard-shared uses; "": none
+	Redis     string        // host:port of the Redis that the -shared policies use; "": none
+	Bypass    string        // how the thread-permit policies' workers poll: "" through the Transport; bypassTaskDone, bypassCeiling around it
 
-	warn io.Writer // where slotguard-shared's processes log a fallback to local limits; nil: nowhere
+	warn io.Writer // where the -shared policies' processes log a fallback to local limits; nil: nowhere
 }
 
 // defaultWorkload is the workload of `go run ./cmd/slotbench` without flags:
@@ -73,6 +74,18 @@ func defaultWorkload() workload {
 		Fleet:    1,
 	}
 }
+
+// The values of -bypass: how the workers of a policy with thread permits
+// (slotguard-threads) poll when their polls bypass its Transport, which then
+// never sees a task end.
+const (
+	// bypassTaskDone: they poll through a plain client and call
+	// Transport.TaskDone when a poll sees the task end.
+	bypassTaskDone = "taskdone"
+	// bypassCeiling: they poll through a plain client and never tell the
+	// Transport: each permit goes back at its task's ceiling.
+	bypassCeiling = "ceiling"
+)
 
 // collapse returns when the capacity collapse of -collapse starts and ends.
 func (w workload) collapse() (from, to time.Duration) { return w.Duration / 3, 2 * w.Duration / 3 }
@@ -140,6 +153,9 @@ type outcome struct {
 	// polls is the client the task's polls go through: the policy's own,
 	// so that it sees the task end (thread permits); nil: a plain client.
 	polls *http.Client
+	// ended, if not nil, is called when a poll sees the task end (solved
+	// or unsolvable): the policy is told of it (-bypass taskdone).
+	ended func()
 }
 
 func accepted(id string) outcome { return outcome{id: id} }
@@ -243,7 +259,9 @@ func (e *env) worker(ctx context.Context, submit submitFunc) {
 		switch {
 		case out.id != "" && e.clock.now() <= e.w.Duration:
 			e.rec.accepted(e.clock.now() - start)
-			e.poll(ctx, out.id, cmp.Or(out.polls, e.plain))
+			if e.poll(ctx, out.id, cmp.Or(out.polls, e.plain)) && out.ended != nil {
+				out.ended()
+			}
 		case ctx.Err() != nil || e.clock.now() > e.w.Duration:
 			e.rec.cutOff() // the run ended before the task's fate was known
 			return
@@ -255,20 +273,21 @@ func (e *env) worker(ctx context.Context, submit submitFunc) {
 }
 
 // poll waits for the task's answer: first poll after w.FirstPoll, then every
-// w.PollEvery while CAPCHA_NOT_READY. Any other answer ends the wait.
-func (e *env) poll(ctx context.Context, id string, c *http.Client) {
+// w.PollEvery while CAPCHA_NOT_READY. Any other answer ends the wait. It
+// reports whether the answer said the task ended: solved, or unsolvable.
+func (e *env) poll(ctx context.Context, id string, c *http.Client) (ended bool) {
 	if e.clock.sleep(ctx, e.w.FirstPoll) != nil {
-		return
+		return false
 	}
 	u := base + "/res.php?" + url.Values{"key": {key}, "action": {"get"}, "id": {id}, "json": {"1"}}.Encode()
 	for {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 		if err != nil {
-			return
+			return false
 		}
 		resp, err := c.Do(req)
 		if err != nil {
-			return
+			return false
 		}
 		var a struct {
 			Status  int    `json:"status"`
@@ -280,10 +299,10 @@ func (e *env) poll(ctx context.Context, id string, c *http.Client) {
 			if err != nil || a.Status != 1 {
 				e.rec.pollError()
 			}
-			return
+			return err == nil && (a.Status == 1 || a.Request == "ERROR_CAPTCHA_UNSOLVABLE")
 		}
 		if e.clock.sleep(ctx, e.w.PollEvery) != nil {
-			return
+			return false
 		}
 	}
 }
