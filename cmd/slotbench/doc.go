@@ -8,11 +8,12 @@
 // policy or change slotguard's Config, and to see what a change to
 // slotguard itself buys.
 //
-//	go run ./cmd/slotbench                 # the default workload, every policy (~25 s)
+//	go run ./cmd/slotbench                 # the default workload, every policy (~30 s)
 //	go run ./cmd/slotbench -hour 13        # at the provider's 12-18 UTC peak
 //	go run ./cmd/slotbench -policies guide,slotguard -plot out.png -json out.json
 //	go run ./cmd/slotbench -collapse 5     # 20 slots fall to 5 for the middle third, then recover
 //	go run ./cmd/slotbench -fleet 8 -redis 127.0.0.1:6379   # 8 processes on one key, local vs shared limits
+//	go run ./cmd/slotbench -first-poll 10s -poll 1s          # the poll cadence for thread permits
 //
 // # Policies
 //
@@ -22,9 +23,13 @@
 // 5 tries) and guide-batch (the same guide's throttled batch loop: one
 // submitter, 2 tasks a second, 5 s after each NO_SLOT). Then slotguard
 // Transports: slotguard (the defaults of slotguard.New), slotguard-jitter
-// (Backoff.Jitter 0.5), slotguard-adaptive (Adaptive pacing) and, only
-// with -redis, slotguard-shared (pacer, ban budget and breaker shared by
-// the fleet in Redis). slotbench -h lists them with one line each.
+// (Backoff.Jitter 0.5), slotguard-adaptive (Adaptive pacing),
+// slotguard-threads (thread permits, Config.Threads, without the plan's
+// thread count: learned; its workers poll through the Transport, so that
+// it sees each task end) and, only with -redis, slotguard-shared (pacer,
+// ban budget and breaker shared by the fleet in Redis) and
+// slotguard-threads-shared (the same, with thread permits). slotbench -h
+// lists them with one line each.
 //
 // # The workload
 //
@@ -38,7 +43,7 @@
 // Time is compressed by -speed (default 150): the provider, the slotguard
 // Transports (Config.TimeScale) and the hand-written loops' sleeps all run
 // that many times faster, so each policy's 10 minutes take 4 seconds and the
-// default run of six policies about 25 seconds. Policies run one after
+// default run of seven policies about 30 seconds. Policies run one after
 // another, so that a spinning loop cannot steal the CPU from another
 // policy's timers. Every number in the table is provider time; two runs
 // with the same seed agree within about 1% on goodput and utilisation.
@@ -53,7 +58,8 @@
 // starts at, with other customers' load in its shared pool; -1, the
 // default: no shared pool), -first-poll and -poll (the workers' res.php
 // schedule), -pause, -collapse (see Capacity that collapses, below),
-// -fleet and -redis (see A fleet on one key). Durations are provider time.
+// -fleet and -redis (see A fleet on one key), -bypass (see Thread
+// permits). Durations are provider time.
 //
 // Which policies run, and where the results go: -policies a,b,c runs those,
 // in that order; -json FILE and -csv FILE write the results for machines
@@ -92,13 +98,14 @@
 // printed (the heading line and the note under the table left out):
 //
 //	  policy              accepted/min  slot util  accepted/started    p50     p95     p99  attempts/task  peak NO_SLOT/min                    bans  lost
-//	  naive                        2.8       4.8%              0.5%   0.0s    0.1s    0.2s         211.36               120  3 (1001,MAX_USER_TURN)  5770
-//	  guide                        2.3       4.1%              0.4%   0.0s   14.5s   14.5s         251.48               120                1 (1001)  5641
-//	  guide-batch                 53.5      87.3%            100.0%  34.3s   40.0s   44.6s           1.10                 6                       0     0
-//	  slotguard                   59.6      97.0%             97.4%  13.3s   62.0s   83.0s           2.01                69                       0    16
-//	  slotguard-jitter            59.5      97.0%             97.4%  21.1s   61.8s   80.5s           2.02                69                       0    16
-//	  slotguard-adaptive          57.6      93.9%            100.0%  11.9s  108.6s  195.0s           1.43                31                       0     0
-//	winner: slotguard, 59.6 tasks accepted/min, 97% slot utilisation, 2.01 attempts/task, no bans
+//	  naive                        2.8       4.8%              0.5%   0.0s    0.0s    0.1s         211.32               120  3 (1001,MAX_USER_TURN)  5769
+//	  guide                        2.3       4.1%              0.4%   0.0s   14.6s   14.6s         251.52               120                1 (1001)  5642
+//	  guide-batch                 52.8      86.7%            100.0%  34.6s   40.2s   43.9s           1.10                 7                       0     0
+//	  slotguard                   59.5      97.0%             97.1%  20.1s   62.2s   84.3s           2.02                69                       0    18
+//	  slotguard-jitter            59.5      97.0%             97.5%  21.0s   61.6s   81.4s           2.02                69                       0    15
+//	  slotguard-adaptive          57.4      93.6%             99.8%   9.3s  113.8s  187.2s           1.37                26                       0     1
+//	  slotguard-threads           57.1      93.2%            100.0%  30.4s   36.8s   41.6s           1.31                23                       0     0
+//	winner: slotguard, 59.5 tasks accepted/min, 97% slot utilisation, 2.02 attempts/task, no bans (tied within noise with slotguard-jitter); [...]
 //
 // The loops people write first (naive, and CaptchaAI's own retry loop run
 // by 50 unpaced workers, guide) cross 120 NO_SLOT answers a minute within
@@ -109,9 +116,11 @@
 // seconds of filling them) with no ban, at the price of two attempts per
 // task: half the attempts find every slot busy, which costs nothing but
 // counts toward the ban line (69 a minute at peak, under slotguard's own
-// budget of 110). Adaptive pacing halves the peak NO_SLOT rate and cuts
-// attempts per task to 1.43, for 3 points of utilisation and a longer
-// tail; it stays opt-in (see The AIMD sweep).
+// budget of 110). Adaptive pacing cuts the peak NO_SLOT rate to 26 a
+// minute and attempts per task to 1.37, for 3 points of utilisation and a
+// longer tail; it stays opt-in (see The AIMD sweep). Thread permits cut
+// attempts per task to 1.31 and the p99 to 42 s, and give up no task, for
+// 4 points of utilisation (see Thread permits).
 //
 // # Capacity that collapses
 //
@@ -119,23 +128,29 @@
 // the run, then back to -slots: capacity that collapses and recovers.
 // Slot utilisation is then of the slot time the account offered, less
 // during the collapse. On a 2-core machine, go run ./cmd/slotbench
-// -collapse 5 printed (four of its rows):
+// -collapse 5 printed (five of its rows):
 //
 //	slotbench: 20 slots, 50 workers, solve 10s-30s, 10m0s of provider time at x150, seed 1, bans on, capacity collapses to 5 slots from 3m20s to 6m40s
-//	  policy              accepted/min  slot util  accepted/started    p50     p95     p99  attempts/task  peak NO_SLOT/min  bans  lost
-//	  guide-batch                 40.8      86.1%            100.0%  35.2s  159.3s  184.3s           1.16                11     0     0
-//	  slotguard                   45.1      96.0%             65.7%  24.0s   82.3s  131.3s           2.61               108     0   235
-//	  slotguard-jitter            45.1      96.1%             63.8%  21.4s   82.5s  131.0s           2.61               108     0   256
-//	  slotguard-adaptive          43.5      92.2%             99.3%  16.0s  205.7s  345.9s           1.46                25     0     3
+//	  policy              accepted/min  slot util  accepted/started    p50     p95     p99  attempts/task  peak NO_SLOT/min                    bans  lost
+//	  guide-batch                 40.1      85.6%            100.0%  35.2s  156.4s  187.9s           1.17                10                       0     0
+//	  slotguard                   45.0      95.9%             65.3%  21.4s   76.1s  113.0s           2.61               108                       0   239
+//	  slotguard-jitter            45.0      95.8%             65.2%  24.8s   83.9s  152.6s           2.62               108                       0   240
+//	  slotguard-adaptive          42.6      90.4%             99.1%  15.9s  215.2s  303.3s           1.45                24                       0     4
+//	  slotguard-threads           43.2      91.4%            100.0%  31.1s  153.1s  182.2s           1.42                29                       0     0
 //
 // Through the collapse the defaults keep 96% of the offered slots busy, but
-// give up a third of their tasks (5 attempts, all NO_SLOT) and run at 108
-// NO_SLOT a minute, near their own budget line; adaptive pacing drops to a
-// quarter of that, loses 3 tasks and spends 1.46 attempts per task, for 4
-// points of utilisation and a long tail. Neither wins on both counts, on
-// this scenario or on the default one: Adaptive is the choice when
-// attempts, the ban margin or tasks given up matter more than the last
-// points of utilisation.
+// give up a third of their tasks (the breaker open after a run of NO_SLOT
+// answers, or 5 attempts spent) and run at 108 NO_SLOT a minute, near
+// their own budget line; adaptive pacing drops to a quarter of that, loses
+// 4 tasks and spends 1.45 attempts per task, for 5 points of utilisation
+// and a long tail. Thread permits give up no task, at 1.42 attempts per
+// task and 91% of the offered slots: the learned capacity falls with the
+// account's and grows back with it, and the 50 workers wait in line for 5
+// threads meanwhile, which is their p99. Neither of the rate-only
+// policies wins on both counts, on this scenario or on the default one:
+// Adaptive is the choice when attempts, the ban margin or tasks given up
+// matter more than the last points of utilisation; thread permits when
+// the polls pass through the Transport (see Thread permits).
 //
 // # The AIMD sweep
 //
@@ -159,6 +174,67 @@
 // bars: that is an improvement, and the time to revisit the default and
 // this section.
 //
+// # Thread permits
+//
+// slotguard-threads is slotguard's defaults with Config.Threads on and no
+// Plan: the account's thread count is learned from its answers. A submit
+// waits in the Transport for a thread permit, in arrival order, and keeps
+// it until a poll through the same Transport sees its task end; its time
+// to acceptance counts that wait. So the median task waits longer than
+// with the defaults (30 s against 20 s) and none waits long (p99 42 s
+// against 84 s): a line instead of a lottery. Its row in each scenario,
+// from these commands on a 2-core machine (seed 1, x150):
+//
+//	command                                          slot util  attempts/task     p50     p99  peak NO_SLOT/min  lost
+//	go run ./cmd/slotbench                               93.2%           1.31   30.4s   41.6s                23     0
+//	go run ./cmd/slotbench -first-poll 10s -poll 1s      95.6%           1.25   30.7s   44.1s                18     0
+//	go run ./cmd/slotbench -collapse 5                   91.4%           1.42   31.1s  182.2s                29     0
+//	go run ./cmd/slotbench -bypass taskdone              93.2%           1.31   30.3s   41.3s                24     0
+//	go run ./cmd/slotbench -bypass ceiling                8.0%           1.21  300.0s  320.2s                 6     0
+//	go run ./cmd/slotbench -hour 12                      42.5%           1.48   74.3s  155.5s                26     0
+//
+// None started a ban. The poll cadence matters: a permit comes back when a
+// poll sees its task end, so the sooner the polls see it, the less the
+// overbook has to cover. With thread permits, poll first at 10 s and then
+// every second: go run ./cmd/slotbench -first-poll 10s -poll 1s printed
+// (four of its rows):
+//
+//	  policy              accepted/min  slot util  accepted/started    p50     p95     p99  attempts/task  peak NO_SLOT/min                    bans  lost
+//	  guide-batch                 53.2      86.9%            100.0%  36.4s   41.0s   46.9s           1.11                 7                       0     0
+//	  slotguard                   59.6      97.0%             95.8%  14.2s   64.8s   87.6s           2.01                69                       0    26
+//	  slotguard-adaptive          57.6      94.0%            100.0%  16.9s  101.7s  188.2s           1.38                26                       0     0
+//	  slotguard-threads           58.6      95.6%            100.0%  30.7s   37.7s   44.1s           1.25                18                       0     0
+//	winner: slotguard-threads, 58.6 tasks accepted/min, 96% slot utilisation, 1.25 attempts/task, no bans; [...]
+//
+// That is 10.5 polls per task against 2.4 at 15 s then 5 s, well under the
+// provider's poll line (ERROR: 1005 past 20 per task plus 1200 an hour);
+// the rate-only policies gain nothing from it.
+//
+// -bypass says how the workers of the thread-permit policies learn that a
+// task ended when their polls bypass the Transport (a pingback, another
+// client): taskdone polls through a plain client and calls
+// Transport.TaskDone(id) when a poll sees the task end, which does as well
+// as polls through the Transport; ceiling never tells the Transport, so
+// each permit comes back only at its ceiling (5 minutes for a reCAPTCHA),
+// and the permits keep 8% of the slots busy. The ceiling is there so that
+// a lost poll never keeps a thread for good, not as the way permits come
+// back: with polls that bypass the Transport, call TaskDone.
+//
+// Under the shared pool's peak (-hour 12, 30% of the submits that find a
+// free thread refused all the same), thread permits keep only 43% of the
+// slots busy, against the defaults' 93%: each such refusal, arriving while
+// the Transport's own tasks are fewer than the capacity it learned, lowers
+// that capacity to them, and it grows back one step at a time; with
+// Threads.Plan 20 it falls all the same (48% in virtual time). That, and
+// a fleet's (see A fleet on one key), is why thread permits stay opt-in:
+// use them when the polls pass through the Transport (or TaskDone tells
+// it), outside the provider's peak hours, with polls at 10 s then every
+// second, and when fewer attempts, no task given up and a short tail
+// matter more than the last points of utilisation.
+//
+// TestDocClaimThreads runs these scenarios in virtual time (3 seeds each)
+// and fails when a claim of this section stops holding.
+//
 // # A fleet on one key
 //
 // Pacers, budgets and breakers that live in one process add up when many
@@ -169,24 +245,37 @@
 // only with -redis host:port, gives every process its own Redis client and
 // Config.Shared from a redisguard.Fleet with the default redisguard.Config
 // on that Redis (under a key prefix of the run's own): one pace, one budget
-// and one breaker for the fleet. With a Redis of your own:
+// and one breaker for the fleet; slotguard-threads-shared adds thread
+// permits, with the fleet's from the same redisguard.Fleet. With a Redis of
+// your own:
 //
 //	apt-get install -y redis-server && redis-server --port 6379 --save "" --daemonize yes
-//	go run ./cmd/slotbench -fleet 8 -redis 127.0.0.1:6379 -policies guide-batch,slotguard,slotguard-adaptive,slotguard-shared
+//	go run ./cmd/slotbench -fleet 8 -redis 127.0.0.1:6379 -policies guide-batch,slotguard,slotguard-adaptive,slotguard-threads,slotguard-shared,slotguard-threads-shared
 //
 // On a 2-core machine that printed:
 //
 //	slotbench: 20 slots, 50 workers, solve 10s-30s, 10m0s of provider time at x150, seed 1, bans on, a fleet of 8 processes on one key
-//	  policy              accepted/min  slot util  accepted/started    p50    p95    p99  attempts/task  peak NO_SLOT/min      bans  lost
-//	  guide-batch                 56.4      91.8%            100.0%  34.2s  55.2s  60.4s           2.48                93         0     0
-//	  slotguard                    2.8       4.8%              0.5%   0.6s  17.2s  17.2s           5.57               120  1 (1001)  5606
-//	  slotguard-adaptive           5.3       9.1%              1.0%   5.1s  29.3s  37.8s           3.77               120  1 (1001)  5327
-//	  slotguard-shared            59.1      96.1%             96.2%  12.8s  60.9s  83.6s           2.02                69         0    23
+//	  policy                    accepted/min  slot util  accepted/started    p50    p95     p99  attempts/task  peak NO_SLOT/min      bans  lost
+//	  guide-batch                       56.8      92.6%            100.0%  31.6s  55.9s   65.6s           2.47                92         0     0
+//	  slotguard                          2.8       4.8%              0.5%   0.6s  17.7s   18.3s           5.57               120  1 (1001)  5607
+//	  slotguard-adaptive                 5.7       9.7%              1.1%   4.9s  40.6s   48.5s           3.53               120  1 (1001)  5297
+//	  slotguard-threads                  4.2       7.2%              0.8%   4.4s  29.5s   30.3s           4.05               120  1 (1001)  5481
+//	  slotguard-shared                  59.4      96.2%             96.6%  13.9s  61.8s   82.6s           2.01                69         0    21
+//	  slotguard-threads-shared          55.2      89.6%            100.0%  10.9s  77.6s  153.9s           1.15                13         0     0
 //
 // Eight per-process budgets of 110 NO_SLOT a minute let the fleet reach 120
-// in its first minute, and the key is blocked for 10 minutes; the shared
-// budget and pace hold the whole fleet where one process stays on its own
-// (69 a minute at peak, 96% of the slots busy). A process whose Redis
-// calls fail falls back to its local limits, as a Transport does in
+// in its first minute, and the key is blocked for 10 minutes, thread
+// permits or not: each process learns the capacity from its own tasks
+// only, and eight overbooks add up as eight budgets do. The shared budget
+// and pace hold the whole fleet where one process stays on its own (69 a
+// minute at peak, 96% of the slots busy). With the fleet's thread permits
+// as well, the fleet spends 1.15 attempts per task at 13 NO_SLOT a minute
+// and gives up no task, for 7 points of utilisation against
+// slotguard-shared and a long tail: across processes the permits are not
+// handed out in arrival order (a permit freed in one process goes to that
+// process's waiters first; the others ask Redis now and then), so a task
+// in a process whose own tasks end late can wait minutes (p99 154 s here,
+// 254 s to 356 s in three more runs of the same command). A process whose
+// Redis calls fail falls back to its local limits, as a Transport does in
 // production, and says so on stderr.
 package main
