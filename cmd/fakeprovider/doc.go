@@ -80,8 +80,24 @@
 //	$ sleep 2; curl "$B/res.php?key=$K&action=get&id=1&json=1"
 //	{"status":1,"request":"token1"}
 //
-// With Python requests, as CaptchaAI's own examples use it (change the base
-// URL back to https://ocr.captchaai.com, and the key, for real):
+// Ctrl-C then prints:
+//
+//	fakeprovider: 35.744s of provider time (3.574s real, -time-scale 10)
+//	key 0123456789abcdef0123456789abcdef
+//	  accepted       1 (balance 99.997 USD)
+//	  rejected       1 (ERROR_NO_SLOT_AVAILABLE 1)
+//	  bans           0
+//	  polls          2
+//	  max in flight  1
+//	  utilization    56.0% (slots now: 1)
+//	  NO_SLOT peak   1 in minute 0 (ERROR: 1001 at 120)
+//
+// "rejected" counts the submits refused, never billed, by code (and polls
+// refused by ERROR: 1005); "bans" counts the blocks started, by code.
+//
+// The same task with Python requests, as CaptchaAI's own examples use it
+// (for real, change the base URL back to https://ocr.captchaai.com, and the
+// key):
 //
 //	import time, requests
 //	BASE, KEY = "http://127.0.0.1:8098", "0123456789abcdef0123456789abcdef"
@@ -97,22 +113,7 @@
 //	    if a["request"] != "CAPCHA_NOT_READY":
 //	        break
 //	print(a)  # {'status': 1, 'request': 'token1'}
-//	print(requests.get(BASE + "/stats").json()["accounts"][KEY]["accepted"])
-//
-// Ctrl-C then prints:
-//
-//	fakeprovider: 35.744s of provider time (3.574s real, -time-scale 10)
-//	key 0123456789abcdef0123456789abcdef
-//	  accepted       1 (balance 99.997 USD)
-//	  rejected       1 (ERROR_NO_SLOT_AVAILABLE 1)
-//	  bans           0
-//	  polls          2
-//	  max in flight  1
-//	  utilization    56.0% (slots now: 1)
-//	  NO_SLOT peak   1 in minute 0 (ERROR: 1001 at 120)
-//
-// "rejected" counts the submits refused, never billed, by code (and polls
-// refused by ERROR: 1005); "bans" counts the blocks started, by code.
+//	print(requests.get(BASE + "/stats").json()["accounts"][KEY]["accepted"])  # 1
 //
 // # /stats
 //

@@ -41,24 +41,9 @@ type flagValues struct {
 // errors (an unknown flag, a value that does not parse) are printed to
 // stderr with the usage.
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
-	fs := flag.NewFlagSet("fakeprovider", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var v flagValues
-	fs.StringVar(&v.listen, "listen", "127.0.0.1:8098", "`address` to serve on; beyond loopback only with -public")
-	fs.BoolVar(&v.public, "public", false, "allow a listen address beyond loopback (default false)")
-	fs.StringVar(&v.keys, "key", captchaaitest.DefaultKey, "the account's API `key` (32 letters or digits); several, comma-separated, make several accounts alike")
-	fs.IntVar(&v.slots, "slots", captchaaitest.DefaultSlots, "worker slots (threads) of each account; 0: every submit is answered ERROR_NO_SLOT_AVAILABLE")
-	fs.Float64Var(&v.balance, "balance", captchaaitest.DefaultBalance, "balance of each account in `USD`; 0: every submit is answered ERROR_ZERO_BALANCE")
-	fs.Float64Var(&v.timeScale, "time-scale", 1, "provider time runs this many `times` faster than real time: solve times, ban windows and ban lengths")
-	fs.BoolVar(&v.bans, "bans", true, "the published bans (ERROR: 1001, 1002, 1003, 1005, MAX_USER_TURN); -bans=false turns them all off")
-	fs.StringVar(&v.solve, "solve", "", "solve time `range` of every method, provider time, as min-max or one duration (10s-30s); empty: each method's own (2-8s images, 10-30s tokens, 5-15s turnstile and geetest)")
-	fs.StringVar(&v.fault, "fault", "", "inject this fault `kind` into a share of submits: "+strings.Join(faultNames(), ", ")+" (default none)")
-	fs.Float64Var(&v.faultRate, "fault-rate", 0.05, "the `share` of submits (0 to 1) that get -fault")
-	fs.DurationVar(&v.faultDelay, "fault-delay", 10*time.Second, "how long -fault slow holds the headers back, and slow-body the rest of the body (provider time)")
-	fs.StringVar(&v.capacity, "capacity", "", "slot `steps` over provider time, at:slots comma-separated: 5m:2,10m:5 has -slots until 5 min, 2 until 10 min, then 5")
-	fs.StringVar(&v.hours, "hours", "off", "the shared pool: the `shares` of submits refused NO_SLOT by other customers' load, by band of the UTC day (00-06,06-12,12-18,18-24): off, published (CaptchaAI's published hours, 0,0.1,0.3,0.1) or four shares")
-	fs.IntVar(&v.startHour, "start-hour", 0, "UTC `hour` (0-23) at which the provider's day starts, for -hours: 13 starts at the 12-18 peak (default 0)")
-	fs.Uint64Var(&v.seed, "seed", 0, "`seed` of the solve times and of -fault's draws (default 0)")
+	fs := newFlagSet(&v)
+	fs.SetOutput(stderr)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -66,6 +51,27 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, fmt.Errorf("fakeprovider: unexpected argument %q", fs.Arg(0))
 	}
 	return v.options()
+}
+
+// newFlagSet registers the flags into f; the caller sets its output.
+func newFlagSet(f *flagValues) *flag.FlagSet {
+	fs := flag.NewFlagSet("fakeprovider", flag.ContinueOnError)
+	fs.StringVar(&f.listen, "listen", "127.0.0.1:8098", "`address` to serve on; beyond loopback only with -public")
+	fs.BoolVar(&f.public, "public", false, "allow a listen address beyond loopback (default false)")
+	fs.StringVar(&f.keys, "key", captchaaitest.DefaultKey, "the account's API `key` (32 letters or digits); several, comma-separated, make several accounts alike")
+	fs.IntVar(&f.slots, "slots", captchaaitest.DefaultSlots, "worker slots (threads) of each account; 0: every submit is answered ERROR_NO_SLOT_AVAILABLE")
+	fs.Float64Var(&f.balance, "balance", captchaaitest.DefaultBalance, "balance of each account in `USD`; 0: every submit is answered ERROR_ZERO_BALANCE")
+	fs.Float64Var(&f.timeScale, "time-scale", 1, "provider time runs this many `times` faster than real time: solve times, ban windows and ban lengths")
+	fs.BoolVar(&f.bans, "bans", true, "the published bans (ERROR: 1001, 1002, 1003, 1005, MAX_USER_TURN); -bans=false turns them all off")
+	fs.StringVar(&f.solve, "solve", "", "solve time `range` of every method, provider time, as min-max or one duration (10s-30s); empty: each method's own (2-8s images, 10-30s tokens, 5-15s turnstile and geetest)")
+	fs.StringVar(&f.fault, "fault", "", "inject this fault `kind` into a share of submits: "+strings.Join(faultNames(), ", ")+" (default none)")
+	fs.Float64Var(&f.faultRate, "fault-rate", 0.05, "the `share` of submits (0 to 1) that get -fault")
+	fs.DurationVar(&f.faultDelay, "fault-delay", 10*time.Second, "how long -fault slow holds the headers back, and slow-body the rest of the body (provider time)")
+	fs.StringVar(&f.capacity, "capacity", "", "slot `steps` over provider time, at:slots comma-separated: 5m:2,10m:5 has -slots until 5 min, 2 until 10 min, then 5")
+	fs.StringVar(&f.hours, "hours", "off", "the shared pool: the `shares` of submits refused NO_SLOT by other customers' load, by band of the UTC day (00-06,06-12,12-18,18-24): off, published (CaptchaAI's published hours, 0,0.1,0.3,0.1) or four shares")
+	fs.IntVar(&f.startHour, "start-hour", 0, "UTC `hour` (0-23) at which the provider's day starts, for -hours: 13 starts at the 12-18 peak (default 0)")
+	fs.Uint64Var(&f.seed, "seed", 0, "`seed` of the solve times and of -fault's draws (default 0)")
+	return fs
 }
 
 // options checks the flag values and builds the Config.
