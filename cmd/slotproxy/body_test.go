@@ -47,7 +47,7 @@ func TestMaxQueuedBytes(t *testing.T) {
 			time.Sleep(30 * time.Second) // the first submit stays in flight
 			return answer("OK|1")(nil)
 		}}
-		h := memProxy(t, up, nil, "-rate", "0.1", "-request-timeout", "1m",
+		h := memProxy(t, up, nil, "-rate", "0.1", "-request-timeout", "1m", "-refusal", "http",
 			"-max-request-body", "1000", "-max-queued-bytes", "3001")
 		form := "key=" + key + "&body=" + strings.Repeat("x", 1000-len("key=&body=")-len(key))
 		var wg sync.WaitGroup

@@ -64,6 +64,19 @@ func (p *proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	}
 	p.logger.Log(r.Context(), levelOf(f.side), "slotproxy: request failed", "method", r.Method, "path", redact(r.URL.Path),
 		"status", f.status, "kind", f.kind, "error", redact(cause(err).Error()))
+	p.failOrRefuse(w, r, f, err)
+}
+
+// failOrRefuse writes f, a submit never sent in the provider's dialect
+// under -refusal dialect (refuse), anything else in the proxy's own words
+// (fail).
+func (p *proxy) failOrRefuse(w http.ResponseWriter, r *http.Request, f failure, err error) {
+	if p.refusal == refuseDialect {
+		if code := refusalCode(r, f, err); code != "" {
+			p.refuse(w, r, f, code)
+			return
+		}
+	}
 	p.fail(w, f)
 }
 
@@ -71,8 +84,11 @@ func (p *proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 // client.
 func (p *proxy) failure(r *http.Request, err error) failure {
 	var open *slotguard.OpenError
+	// The context the attempts travelled with: the -max-wait deadline
+	// ends waits, never an attempt (sentBase).
+	sent := sentContext(r)
 	switch {
-	case r.Context().Err() == context.Canceled:
+	case sent.Err() == context.Canceled:
 		// The client went away (its connection closed): its own doing,
 		// never a 502 of the upstream's (issue 11).
 		return failure{status: statusClientGone, side: sideClient, kind: "client-gone", msg: "the client went away"}
@@ -95,7 +111,7 @@ func (p *proxy) failure(r *http.Request, err error) failure {
 			retryAfter: p.nextOpening()}
 	case errors.Is(err, errResponseTooLarge):
 		return failure{status: http.StatusBadGateway, side: sideUpstream, kind: "response-too-large", msg: err.Error()}
-	case r.Context().Err() == context.DeadlineExceeded:
+	case sent.Err() == context.DeadlineExceeded:
 		return failure{status: http.StatusGatewayTimeout, side: sideUpstream, kind: "timeout", msg: "no answer within -request-timeout"}
 	case errors.Is(err, errAnswerCut):
 		return failure{status: http.StatusBadGateway, side: sideUpstream, kind: "answer-cut", msg: "the provider's answer was cut short"}

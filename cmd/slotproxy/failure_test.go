@@ -90,7 +90,7 @@ func TestNotSent(t *testing.T) {
 	t.Run("pacer", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			up := &memUpstream{answer: answer("OK|1")}
-			h := memProxy(t, up, nil, "-rate", "0.1", "-request-timeout", "5s")
+			h := memProxy(t, up, nil, "-rate", "0.1", "-request-timeout", "5s", "-refusal", "http")
 			start := time.Now()
 			recs := submitAll(h, 3)
 			// The pacer's next token comes in 10 s, after the deadline: it
@@ -105,7 +105,7 @@ func TestNotSent(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			up := &memUpstream{answer: answer("OK|1")}
 			h := memProxy(t, up, func(o *options) { o.cfg.Budget.SubmitsPer3s = 1 },
-				"-rate", "+Inf", "-request-timeout", "1s")
+				"-rate", "+Inf", "-request-timeout", "1s", "-refusal", "http")
 			start := time.Now()
 			recs := submitAll(h, 3)
 			// Two wait in the ban budget for the next 3 s window, and

@@ -44,6 +44,10 @@ type options struct {
 	verbose bool
 	cfg     slotguard.Config
 
+	maxWait             time.Duration // -max-wait
+	refusal             string        // -refusal
+	redisAddr, redisKey string        // -redis, -redis-key
+
 	// base sends to the upstream; nil: a clone of http.DefaultTransport.
 	// Tests set an in-memory one.
 	base http.RoundTripper
@@ -58,6 +62,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	o.serverFlags(fs, &upstream, &provider)
 	o.slotguardFlags(fs)
 	o.limitFlags(fs)
+	o.knobFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -69,6 +74,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		func() error { return o.setUpstream(upstream) },
 		o.checkListeners,
 		o.checkLimits,
+		func() error { return o.checkKnobs(fs) },
 	} {
 		if err := check(); err != nil {
 			return nil, err
@@ -118,7 +124,7 @@ func (o *options) limitFlags(fs *flag.FlagSet) {
 	fs.Int64Var(&o.maxResponse, "max-response-body", 1<<20, "largest answer body in `bytes`; a larger one is answered 502, or cut off by a reset once streaming")
 	fs.DurationVar(&o.readHeaderTimeout, "read-header-timeout", 10*time.Second, "time to read a request's headers")
 	fs.DurationVar(&o.readTimeout, "read-timeout", 30*time.Second, "time to read a whole request, body included; a body still coming then is answered 408")
-	fs.DurationVar(&o.requestTimeout, "request-timeout", 2*time.Minute, "time for one request through the proxy, slotguard's waits and retries included; then 504, or 503 not-sent for a submit still waiting to be sent")
+	fs.DurationVar(&o.requestTimeout, "request-timeout", 2*time.Minute, "time for one request through the proxy, slotguard's waits and retries included; then 504, or not-sent (see -refusal) for a submit still waiting to be sent")
 	fs.DurationVar(&o.idleTimeout, "idle-timeout", 2*time.Minute, "how long an idle keep-alive connection is kept")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 0, "on SIGINT or SIGTERM, how long requests in flight may finish (0: -request-timeout + 5s)")
 }
@@ -208,6 +214,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
+	defer p.close()
 	tlsCfg, err := o.tlsConfig()
 	if err != nil {
 		fmt.Fprintln(stderr, "slotproxy:", err)

@@ -20,6 +20,7 @@ type metrics struct {
 	http.Handler
 	requests *prometheus.CounterVec
 	errors   *prometheus.CounterVec
+	refusals *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 }
 
@@ -38,6 +39,13 @@ func newMetrics(tr *slotguard.Transport, held *heldBytes) *metrics {
 				"side=upstream: the request left and the provider failed or was too slow: on in.php and " +
 				"createTask, the task may have been accepted and billed.",
 		}, []string{"endpoint", "side", "kind"}),
+		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "slotproxy_refusals_total",
+			Help: "Submits the proxy refused unsent in the provider's dialect (-refusal dialect), by provider endpoint, " +
+				"kind (the X-Slotproxy-Error value: not-sent, circuit-open, queue-full) and the provider's code answered " +
+				"(ERROR_NO_SLOT_AVAILABLE, or the ban that holds the breaker open). Apart from slotguard_answers_total, " +
+				"which counts what the provider answered.",
+		}, []string{"endpoint", "kind", "code"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "slotproxy_request_duration_seconds",
 			Help:    "Time from a request's arrival to its answer's end, slotguard's waits included.",
@@ -48,7 +56,7 @@ func newMetrics(tr *slotguard.Transport, held *heldBytes) *metrics {
 		Name: "slotproxy_request_bytes_held",
 		Help: "Request body bytes the requests inside the proxy hold now, bounded by -max-queued-bytes.",
 	}, func() float64 { return float64(held.n.Load()) })
-	reg.MustRegister(newCollector(tr), m.requests, m.errors, m.duration, heldGauge,
+	reg.MustRegister(newCollector(tr), m.requests, m.errors, m.refusals, m.duration, heldGauge,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.Handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	return m
@@ -64,6 +72,9 @@ func (m *metrics) observe(path string, rec *recorder, took time.Duration) {
 	m.requests.WithLabelValues(ep, strconv.Itoa(status)).Inc()
 	if rec.kind != "" {
 		m.errors.WithLabelValues(ep, rec.side, rec.kind).Inc()
+	}
+	if rec.refused != "" {
+		m.refusals.WithLabelValues(ep, rec.kind, rec.refused).Inc()
 	}
 	m.duration.WithLabelValues(ep).Observe(took.Seconds())
 }

@@ -25,6 +25,11 @@ type proxy struct {
 	held     heldBytes // request bodies held, bounded by -max-queued-bytes
 	maxResp  int64
 	timeout  time.Duration
+	maxWait  time.Duration // -max-wait; 0: none of its own
+	refusal  string        // -refusal: refuseDialect or refuseHTTP
+	threads  bool          // thread permits on (-threads)
+	redisKey string        // -redis-key: the one key served; "": any
+	close    func()        // closes the Redis client of -redis
 	logger   *slog.Logger
 	verbose  bool
 	metrics  *metrics
@@ -43,8 +48,16 @@ func newProxy(o *options, logger *slog.Logger) (*proxy, error) {
 		t.MaxIdleConnsPerHost = 64
 		base = t
 	}
-	tr, err := slotguard.New(base, o.cfg)
+	closeFleet := func() {}
+	if o.redisAddr != "" {
+		var err error
+		if closeFleet, err = o.joinFleet(logger); err != nil {
+			return nil, err
+		}
+	}
+	tr, err := slotguard.New(sentBase{base}, o.cfg)
 	if err != nil {
+		closeFleet()
 		return nil, err
 	}
 	p := &proxy{
@@ -54,6 +67,11 @@ func newProxy(o *options, logger *slog.Logger) (*proxy, error) {
 		held:     heldBytes{max: o.maxQueued},
 		maxResp:  o.maxResponse,
 		timeout:  o.requestTimeout,
+		maxWait:  o.maxWait,
+		refusal:  o.refusal,
+		threads:  o.cfg.Threads.Enabled,
+		redisKey: o.redisKey,
+		close:    closeFleet,
 		logger:   logger,
 		verbose:  o.verbose,
 	}
@@ -151,17 +169,36 @@ func (p *proxy) serveProxy(w http.ResponseWriter, r *http.Request) {
 		var release func()
 		out, release, f = p.readBody(w, r)
 		defer release()
+		if f == nil && p.redisKey != "" && requestKey(out) != p.redisKey {
+			f = wrongKey()
+		}
 	}
 	if f != nil {
 		p.logger.Log(r.Context(), levelOf(f.side), "slotproxy: request refused", "method", r.Method, "path", redact(r.URL.Path),
 			"status", f.status, "kind", f.kind)
-		p.fail(rec, *f)
+		// r, not out (nil): a body refused unread shows json=1 only
+		// in the query.
+		p.failOrRefuse(rec, r, *f, nil)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), p.timeout)
 	defer cancel()
 	// modifyResponse reaches the recorder through the context.
 	ctx = context.WithValue(ctx, recorderKey{}, rec)
+	if p.maxWait > 0 && isSubmit(r.URL) {
+		// Never outwait the client (issue 15): a submit that cannot leave
+		// within -max-wait is refused, as NO_SLOT, before the client's
+		// own timeout fires.
+		if wait, over := p.overrun(); over {
+			f := overrunFailure(wait)
+			p.logger.Warn("slotproxy: request refused", "method", r.Method, "path", redact(r.URL.Path), "kind", f.kind)
+			p.failOrRefuse(rec, out, *f, nil)
+			return
+		}
+		var wcancel context.CancelFunc
+		ctx, wcancel = withMaxWait(ctx, p.maxWait)
+		defer wcancel()
+	}
 	p.rp.ServeHTTP(rec, out.WithContext(ctx))
 }
 
@@ -189,6 +226,7 @@ type recorder struct {
 	http.ResponseWriter
 	status     int
 	side, kind string
+	refused    string // the provider's code a refusal answered in (-refusal dialect)
 }
 
 func (r *recorder) WriteHeader(code int) {

@@ -176,7 +176,7 @@ func TestAdminPaths(t *testing.T) {
 
 func TestCircuitOpen(t *testing.T) {
 	srv := fakeProvider(t, noSlot(1000))
-	p := guarded(t, srv, "-attempts", "2", "-breaker-failures", "2", "-breaker-open-for", "10m")
+	p := guarded(t, srv, "-attempts", "2", "-breaker-failures", "2", "-breaker-open-for", "10m", "-refusal", "http")
 	c := client(t)
 
 	if _, got := postForm(t, c, p.URL+"/in.php", recaptcha()); got != slotNoSlot {
