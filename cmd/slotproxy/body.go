@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"mime"
 	"net"
 	"net/http"
 	"sync/atomic"
@@ -75,7 +76,7 @@ func (p *proxy) readBody(w http.ResponseWriter, r *http.Request) (*http.Request,
 	)
 	if r.ContentLength >= 0 {
 		if !hold(r.ContentLength) {
-			return nil, release, queueFull()
+			return nil, release, p.queueFull(r, nil, body)
 		}
 		buf = make([]byte, r.ContentLength)
 		_, err = io.ReadFull(body, buf)
@@ -86,7 +87,7 @@ func (p *proxy) readBody(w http.ResponseWriter, r *http.Request) (*http.Request,
 				// MaxBytesReader needs to see a body over it).
 				grow := min(max(int64(cap(buf)), minChunk), p.maxReq+1-int64(cap(buf)))
 				if !hold(grow) {
-					return nil, release, queueFull()
+					return nil, release, p.queueFull(r, buf, body)
 				}
 				buf = append(make([]byte, 0, int64(cap(buf))+grow), buf...)
 			}
@@ -107,12 +108,51 @@ func (p *proxy) readBody(w http.ResponseWriter, r *http.Request) (*http.Request,
 	return out, release, nil
 }
 
-// queueFull is the answer to a request whose body would pass
-// -max-queued-bytes.
-func queueFull() *failure {
-	return &failure{status: http.StatusServiceUnavailable, side: sideProxy, kind: "queue-full",
+// queueFull is the answer to r, whose body would pass -max-queued-bytes;
+// read is what was read of it, and rest the body still to come.
+//
+// A submit refused in the provider's dialect is answered in JSON when its
+// form says json=1: the form is scanned as it streams past, never held.
+func (p *proxy) queueFull(r *http.Request, read []byte, rest io.Reader) *failure {
+	f := &failure{status: http.StatusServiceUnavailable, side: sideProxy, kind: "queue-full",
 		msg:        "the requests waiting in the proxy hold -max-queued-bytes of bodies already: nothing was sent, safe to send again",
 		retryAfter: time.Second}
+	if p.refusal == refuseDialect && isSubmit(r.URL) {
+		if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct == "application/x-www-form-urlencoded" {
+			f.jsonForm = hasParam(io.MultiReader(bytes.NewReader(read), rest), "json=1")
+		}
+	}
+	return f
+}
+
+// hasParam reports whether the urlencoded form in r has the parameter
+// param ("name=value") as sent, reading r as it streams, in bounded memory,
+// to its end or its first error.
+func hasParam(r io.Reader, param string) bool {
+	var (
+		cur   []byte // the current parameter's first len(param)+1 bytes
+		found bool
+		buf   = make([]byte, 4096)
+	)
+	check := func() {
+		found = found || string(cur) == param
+		cur = cur[:0]
+	}
+	for {
+		n, err := r.Read(buf)
+		for _, c := range buf[:n] {
+			switch {
+			case c == '&':
+				check()
+			case len(cur) <= len(param):
+				cur = append(cur, c)
+			}
+		}
+		if err != nil {
+			check()
+			return found
+		}
+	}
 }
 
 // bodyFailure tells what err, from reading a request body, means.

@@ -38,7 +38,8 @@
 // answer, or, when a ban the provider answered holds it open, that ban's
 // code in the same format ("ERROR: 1001"; createTask: errorId 21 with
 // errorCode "ERROR: 1001"). A submit refused queue-full is answered so too
-// (its body is not read: json=1 counts in the query only). With -threads,
+// (its body is never held: json=1 is found in a urlencoded form as it
+// streams past; of a multipart one, only the query counts). With -threads,
 // a submit whose wait for a permit would outlast -max-wait at the recent
 // pace of releases is refused at once; the pacer refuses at once when its
 // next token comes after -max-wait; the ban budget and the backoff are

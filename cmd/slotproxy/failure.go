@@ -40,6 +40,7 @@ type failure struct {
 	side, kind string // kind is the X-Slotproxy-Error value
 	msg        string
 	retryAfter time.Duration
+	jsonForm   bool // the request's form says json=1, though it was not kept (queue-full)
 }
 
 // levelOf is the log level of a failure on side: info for the client's

@@ -17,17 +17,17 @@ import (
 // proxy refuses what it never sent.
 func (o *options) knobFlags(fs *flag.FlagSet) {
 	c := &o.cfg
-	fs.DurationVar(&o.maxWait, "max-wait", 25*time.Second, "longest a submit waits in the proxy before it is sent (thread permit, ban budget, pacer, backoff), "+
+	fs.DurationVar(&o.maxWait, "max-wait", 25*time.Second, "longest a submit waits in the proxy before it is sent, in real time whatever -time-scale (thread permit, ban budget, pacer, backoff), "+
 		"under the clients' own timeout; past it the proxy answers NO_SLOT itself, nothing sent. An attempt already sent is always waited for (0: -request-timeout alone)")
 	fs.StringVar(&o.refusal, "refusal", refuseDialect, "how a submit never sent is refused: dialect (as the provider answers NO_SLOT, or the ban that holds the breaker open, in the request's format, HTTP 200) "+
 		"or http (503 with Retry-After)")
-	fs.Var(&countFlag{&c.Budget.NoSlotPerMinute}, "budget-noslot-per-minute", "ban budget: NO_SLOT answers in any minute, attempts in flight counted (0: 110, under ERROR: 1001 at 120; unlimited: off)")
-	fs.Var(&countFlag{&c.Budget.SubmitsPer3s}, "budget-submits-per-3s", "ban budget: submit attempts in any 3 s (0: 50, under MAX_USER_TURN at 60; unlimited: off)")
+	fs.Var(&countFlag{&c.Budget.NoSlotPerMinute}, "budget-noslot-per-minute", "ban budget: `count` of NO_SLOT answers in any minute, attempts in flight counted (0: 110, under ERROR: 1001 at 120; unlimited: off)")
+	fs.Var(&countFlag{&c.Budget.SubmitsPer3s}, "budget-submits-per-3s", "ban budget: `count` of submit attempts in any 3 s (0: 50, under MAX_USER_TURN at 60; unlimited: off)")
 	fs.BoolVar(&c.Adaptive.Enabled, "adaptive", false, "adaptive pacing: slow down on NO_SLOT and MAX_USER_TURN, speed up on acceptance (needs a finite -rate)")
 	fs.Float64Var(&c.Adaptive.Floor, "adaptive-floor", 0, "adaptive pacing: lowest rate, attempts per second (0: a tenth of -rate)")
 	fs.Float64Var(&c.Adaptive.Decrease, "adaptive-decrease", 0, "adaptive pacing: factor on NO_SLOT, above 0 and below 1 (0: 0.75)")
 	fs.Float64Var(&c.Adaptive.Increase, "adaptive-increase", 0, "adaptive pacing: rate added per accepted submit (0: an eighth of -rate)")
-	fs.Var(&scheduleFlag{&c.Schedule}, "schedule", "submit rate per UTC hour: published:HIGH,MODERATE,PEAK (CaptchaAI's hours: high 00-06, peak 12-18, moderate else) "+
+	fs.Var(&scheduleFlag{&c.Schedule}, "schedule", "submit `rates` per UTC hour: published:HIGH,MODERATE,PEAK (CaptchaAI's hours: high 00-06, peak 12-18, moderate else) "+
 		"or 24 comma-separated rates, hour 0 first; a 0 rate is -rate (empty: -rate all day)")
 	fs.DurationVar(&c.Polls.First, "poll-first", 0, "with -pace-polls: delay from an accepted submit to its first poll (0: 5s)")
 	fs.DurationVar(&c.Polls.FirstSlow, "poll-first-slow", 0, "with -pace-polls: the same for reCAPTCHA-like tasks (0: 15s)")

@@ -120,7 +120,7 @@ func (o *options) slotguardFlags(fs *flag.FlagSet) {
 // limitFlags registers the proxy's own bounds on bodies and time.
 func (o *options) limitFlags(fs *flag.FlagSet) {
 	fs.Int64Var(&o.maxRequest, "max-request-body", 1<<20, "largest request body in `bytes`; larger ones are answered 413")
-	fs.Int64Var(&o.maxQueued, "max-queued-bytes", 64<<20, "request body `bytes` that the requests inside the proxy (waiting in slotguard or sent) may hold in all; beyond it, 503 queue-full, nothing sent")
+	fs.Int64Var(&o.maxQueued, "max-queued-bytes", 64<<20, "request body `bytes` that the requests inside the proxy (waiting in slotguard or sent) may hold in all; beyond it, queue-full (see -refusal), nothing sent")
 	fs.Int64Var(&o.maxResponse, "max-response-body", 1<<20, "largest answer body in `bytes`; a larger one is answered 502, or cut off by a reset once streaming")
 	fs.DurationVar(&o.readHeaderTimeout, "read-header-timeout", 10*time.Second, "time to read a request's headers")
 	fs.DurationVar(&o.readTimeout, "read-timeout", 30*time.Second, "time to read a whole request, body included; a body still coming then is answered 408")

@@ -139,7 +139,7 @@ func (p *proxy) refuse(w http.ResponseWriter, r *http.Request, f failure, code s
 			id = 2
 		}
 		body, _ = json.Marshal(v2Error{id, code, "slotproxy: " + f.msg})
-	case jsonMode(r):
+	case f.jsonForm || jsonMode(r):
 		body, _ = json.Marshal(v1Answer{0, code})
 	default:
 		ctype = "text/plain; charset=utf-8"

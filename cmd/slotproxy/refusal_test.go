@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -336,6 +337,47 @@ func TestMaxWaitThreadsAtOnce(t *testing.T) {
 		checkRefused(t, f, rec, "not-sent", slotNoSlot)
 		if got := n.Load(); got != 4 {
 			t.Errorf("upstream saw %d requests, want 4", got)
+		}
+	})
+}
+
+// A submit refused queue-full is answered in its own format too: json=1 in
+// a form that is never held is found as it streams past.
+func TestQueueFullInDialect(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		up := &memUpstream{answer: func(r *http.Request) *http.Response {
+			time.Sleep(30 * time.Second) // the first submit holds its body
+			return answer("OK|1")(r)
+		}}
+		h := memProxy(t, up, nil, "-max-request-body", "1000", "-max-queued-bytes", "1999")
+		form := func(extra string) string {
+			pad := 1000 - len("key=&body=") - len(key) - len(extra)
+			return "key=" + key + extra + "&body=" + strings.Repeat("x", pad)
+		}
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		wg.Go(func() { serveMem(h, http.MethodPost, "/in.php", form(""), false) })
+		synctest.Wait()
+		for _, tc := range []struct {
+			name, body string
+			chunked    bool
+			want       string
+		}{
+			{"text", form(""), false, slotNoSlot},
+			{"json=1", form("&json=1"), false, v1JSON(slotNoSlot)},
+			{"json=1 chunked", form("&json=1"), true, v1JSON(slotNoSlot)},
+			{"json=1 last", form("")[:990] + "&json=1", true, v1JSON(slotNoSlot)},
+			{"json=10", form("&json=10"), false, slotNoSlot},
+			{"x=json=1", form("&x=json=1"), false, slotNoSlot},
+		} {
+			rec := serveMem(h, http.MethodPost, "/in.php", tc.body, tc.chunked)
+			if rec.Code != http.StatusOK || rec.Body.String() != tc.want || rec.Header().Get("X-Slotproxy-Error") != "queue-full" {
+				t.Errorf("%s: submit past the bound = %d %q %q, want 200 %q queue-full",
+					tc.name, rec.Code, rec.Body, rec.Header().Get("X-Slotproxy-Error"), tc.want)
+			}
+		}
+		if n := up.n.Load(); n != 1 {
+			t.Errorf("upstream saw %d requests, want 1", n)
 		}
 	})
 }
