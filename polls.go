@@ -1,13 +1,10 @@
 package slotguard
 
 import (
-	"bytes"
 	"cmp"
 	"context"
-	"encoding/json"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -245,36 +242,5 @@ func (p *pollPacer) reserve(id string, now time.Time) time.Duration {
 }
 
 // slowMethod reports whether a submit is for a reCAPTCHA-like task, which
-// the provider solves in 15 s or more. It reads the method from the query,
-// or from a replayable urlencoded or createTask body.
-func slowMethod(req *http.Request) bool {
-	m := req.URL.Query().Get("method")
-	if m == "" && req.GetBody != nil {
-		body, err := req.GetBody()
-		if err != nil {
-			return false
-		}
-		b, _ := io.ReadAll(io.LimitReader(body, 64<<10))
-		body.Close()
-		switch {
-		case strings.HasSuffix(req.URL.Path, "/createTask"):
-			var v struct {
-				Task struct {
-					Type string `json:"type"`
-				} `json:"task"`
-			}
-			json.Unmarshal(b, &v)
-			m = v.Task.Type
-		case bytes.Contains(b, []byte("method=")):
-			q, _ := url.ParseQuery(string(b))
-			m = q.Get("method")
-		}
-	}
-	m = strings.ToLower(m)
-	for _, slow := range []string{"recaptcha", "hcaptcha", "funcaptcha"} {
-		if strings.Contains(m, slow) {
-			return true
-		}
-	}
-	return false
-}
+// the provider solves in 15 s or more.
+func slowMethod(req *http.Request) bool { return slowType(TaskType(submitMethod(req))) }

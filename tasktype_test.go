@@ -1,0 +1,105 @@
+package slotguard
+
+import (
+	"bytes"
+	"mime/multipart"
+	"net/http"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// TestTaskType: names that share the provider's worker pool are one type,
+// in.php methods and createTask types alike; unknown names are their own.
+func TestTaskType(t *testing.T) {
+	tests := []struct{ method, want string }{
+		{"post", TypeImage},
+		{"base64", TypeImage},
+		{"ImageToTextTask", TypeImage},
+		{"userrecaptcha", TypeRecaptcha},
+		{"RecaptchaV2TaskProxyless", TypeRecaptcha},
+		{"RecaptchaV3TaskProxyless", TypeRecaptcha},
+		{"RecaptchaV2EnterpriseTask", TypeRecaptcha},
+		{"NoCaptchaTaskProxyless", TypeRecaptcha},
+		{"hcaptcha", TypeHCaptcha},
+		{"HCaptchaTaskProxyless", TypeHCaptcha},
+		{"funcaptcha", TypeFunCaptcha},
+		{"FunCaptchaTask", TypeFunCaptcha},
+		{"turnstile", TypeTurnstile},
+		{"TurnstileTaskProxyless", TypeTurnstile},
+		{"geetest", TypeGeeTest},
+		{"GeeTestTaskProxyless", TypeGeeTest},
+		{" UserReCaptcha ", TypeRecaptcha},
+		{"amazon_waf", "amazon_waf"},
+		{"KeyCaptcha", "keycaptcha"},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		if got := TaskType(tt.method); got != tt.want {
+			t.Errorf("TaskType(%q) = %q, want %q", tt.method, got, tt.want)
+		}
+	}
+}
+
+// FuzzTaskType: any method name gives a type without a panic: a known one,
+// or the name itself, trimmed and in lower case, and the same every time.
+func FuzzTaskType(f *testing.F) {
+	for _, m := range []string{"post", "userrecaptcha", "HCaptchaTask", "x", "", "\xff"} {
+		f.Add(m)
+	}
+	f.Fuzz(func(t *testing.T, method string) {
+		got := TaskType(method)
+		if got != TaskType(method) {
+			t.Fatalf("TaskType(%q) changes between calls", method)
+		}
+		switch got {
+		case TypeImage, TypeRecaptcha, TypeHCaptcha, TypeFunCaptcha, TypeTurnstile, TypeGeeTest:
+			return
+		}
+		if want := strings.ToLower(strings.TrimSpace(method)); got != want {
+			t.Errorf("TaskType(%q) = %q, want the name itself, %q", method, got, want)
+		}
+		if utf8.ValidString(method) && strings.ToLower(got) != got {
+			t.Errorf("TaskType(%q) = %q, not in lower case", method, got)
+		}
+	})
+}
+
+// TestSubmitMethod: the method comes from the query, a urlencoded or
+// multipart form, or createTask's task.type, read through GetBody and left
+// for the request to send.
+func TestSubmitMethod(t *testing.T) {
+	var mp bytes.Buffer
+	w := multipart.NewWriter(&mp)
+	w.WriteField("key", testKey)
+	fw, _ := w.CreateFormFile("file", "captcha.png")
+	fw.Write([]byte("method=userrecaptcha")) // a file's bytes are not a field
+	w.WriteField("method", "post")
+	w.Close()
+	tests := []struct {
+		name, url, ctype, body, want string
+	}{
+		{"query", "http://p/in.php?key=k&method=hcaptcha", "", "", "hcaptcha"},
+		{"form", "http://p/in.php", "application/x-www-form-urlencoded", "key=k&method=userrecaptcha&json=1", "userrecaptcha"},
+		{"multipart", "http://p/in.php", w.FormDataContentType(), mp.String(), "post"},
+		{"createTask", "http://p/createTask", "application/json", `{"clientKey":"k","task":{"type":"TurnstileTaskProxyless"}}`, "TurnstileTaskProxyless"},
+		{"none", "http://p/in.php", "application/x-www-form-urlencoded", "key=k", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := http.NewRequest("POST", tt.url, strings.NewReader(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", tt.ctype)
+			if got := submitMethod(req); got != tt.want {
+				t.Errorf("submitMethod = %q, want %q", got, tt.want)
+			}
+			var b bytes.Buffer
+			b.ReadFrom(req.Body)
+			if b.String() != tt.body {
+				t.Errorf("the request's body was consumed: %d bytes left of %d", b.Len(), len(tt.body))
+			}
+		})
+	}
+}
