@@ -43,6 +43,7 @@ type account struct {
 
 	accepted, polls       int
 	rejected, bans        map[string]int
+	types                 map[string]*TypeStats // at most maxTypes+1 entries
 	inFlight, maxInFlight int
 	noSlotMin             []int // NO_SLOT answers per provider minute
 }
@@ -55,6 +56,7 @@ func newAccount(a Account) *account {
 		pen:      newPenalties(),
 		rejected: make(map[string]int),
 		bans:     make(map[string]int),
+		types:    make(map[string]*TypeStats),
 	}
 	if acc.slots == 0 {
 		acc.slots = DefaultSlots
@@ -165,6 +167,11 @@ type Stats struct {
 	// i minutes to i+1 after the start): plot it against the 120 a minute
 	// that triggers ERROR: 1001.
 	NoSlotPerMinute []int
+
+	// ByType breaks the submits accepted and refused NO_SLOT down by
+	// captcha type (PoolOf), for the types this key has submitted: at most
+	// 32 of them, in the order first seen; later types count under "other".
+	ByType map[string]TypeStats
 }
 
 // Utilization returns UsedSlotTime / OfferedSlotTime: the share of the slot
@@ -192,5 +199,6 @@ func (a *account) stats(now time.Duration) Stats {
 		Elapsed:         now,
 		Balance:         float64(a.balance) / 1e6,
 		NoSlotPerMinute: append([]int(nil), a.noSlotMin...),
+		ByType:          a.typeStats(),
 	}
 }

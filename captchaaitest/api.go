@@ -42,8 +42,8 @@ func (p *Provider) refuse(c *call, code string) reply {
 // submit handles in.php and createTask. The order of the checks is the
 // fake's reading of the documentation: the request-rate limit counts every
 // in.php request; then the bans in force; then the parameters; then the
-// balance; then the slots, counted at now (Account.Capacity). Only an
-// accepted task is billed.
+// balance; then the slots, counted at now (Account.Capacity); then the
+// workers of the task's type (Config.Pools). Only an accepted task is billed.
 func (p *Provider) submit(c *call, acct *account, now time.Duration, noSlot bool) reply {
 	pen := &acct.pen
 	if pen.turnstile(now, &p.cfg) {
@@ -68,7 +68,19 @@ func (p *Provider) submit(c *call, acct *account, now time.Duration, noSlot bool
 		acct.reject(codeZeroBalance, pen.afterZeroBalance(now, &p.cfg))
 		return p.refuse(c, codeZeroBalance)
 	}
-	if noSlot || !acct.freeSlot(now) || p.poolFull(now) {
+	typ := PoolOf(c.method)
+	ts := acct.byType(typ)
+	pl := p.pools[typ]
+	// The account's threads first, then the type's workers (issue 14), then
+	// the shared pool's draw: a refusal by the type's pool takes nothing
+	// from the shared pool's generator.
+	acctFull := noSlot || !acct.freeSlot(now)
+	typeFull := !acctFull && pl != nil && pl.full(now)
+	if acctFull || typeFull || p.poolFull(now) {
+		ts.NoSlot++
+		if typeFull {
+			ts.PoolNoSlot++
+		}
 		acct.noSlot(now)
 		acct.reject(codeNoSlot, pen.afterNoSlot(now, &p.cfg))
 		return p.refuse(c, codeNoSlot)
@@ -79,6 +91,10 @@ func (p *Provider) submit(c *call, acct *account, now time.Duration, noSlot bool
 	p.tasks[t.id] = t
 	p.forget(now) // the map grows only here, so here is enough to keep it flat
 	acct.active = append(acct.active, t)
+	if pl != nil {
+		pl.active = append(pl.active, t)
+	}
+	ts.Accepted++
 	acct.balance -= price
 	acct.accepted++
 	pen.accepted(now)

@@ -21,7 +21,8 @@ const (
 
 // Config describes the fake provider. The zero Config is valid: one account
 // with DefaultKey, DefaultSlots and DefaultBalance, the default methods, real
-// time, every published penalty on, no shared pool and no faults.
+// time, every published penalty on, no shared pool, no pool per type and no
+// faults.
 type Config struct {
 	// Accounts are the API keys the provider knows. nil: one account with
 	// DefaultKey. Each key must be 32 letters or digits.
@@ -54,6 +55,15 @@ type Config struct {
 	// published hours.
 	SharedPool [4]float64
 
+	// Pools are the provider's workers per captcha type, shared by all
+	// accounts, keyed by type (PoolOf: "image", "recaptcha", ...). A type
+	// without an entry has no pool limit, only its account's threads; nil:
+	// no type ever runs short on its own. A full pool answers NO_SLOT to
+	// submits of its type only, even when the account has free threads.
+	// SharedPool stays beside it: it refuses a share of every type's
+	// submits by time of day, at random, where a Pool refuses by count.
+	Pools map[string]Pool
+
 	// The published penalties, all on by default; each field turns one off.
 	No1001        bool // 120 NO_SLOT answers in a rolling minute: in.php blocked 10 min
 	No1002        bool // 120 ZERO_BALANCE answers in a rolling minute: in.php blocked 5 min
@@ -83,7 +93,8 @@ type Account struct {
 
 // Step is one change of an account's slot count: from provider time At on,
 // the account has Slots worker slots. 0 slots is allowed: every submit is
-// answered ERROR_NO_SLOT_AVAILABLE.
+// answered ERROR_NO_SLOT_AVAILABLE. In Pool.Capacity, Slots is the pool's
+// workers of its type, and 0 refuses that type's submits only.
 type Step struct {
 	At    time.Duration // provider time since New; > 0
 	Slots int           // >= 0; 0 means none, not DefaultSlots
@@ -161,22 +172,34 @@ func (c *Config) validate() error {
 		case !(a.Balance >= 0) || math.IsInf(a.Balance, 0):
 			return fmt.Errorf("captchaaitest: Config.Accounts[%d].Balance %v: must not be negative", i, a.Balance)
 		}
-		for j, st := range a.Capacity {
-			switch {
-			case st.At <= 0:
-				return fmt.Errorf("captchaaitest: Config.Accounts[%d].Capacity[%d].At %v: must be positive", i, j, st.At)
-			case j > 0 && st.At <= a.Capacity[j-1].At:
-				return fmt.Errorf("captchaaitest: Config.Accounts[%d].Capacity[%d].At %v: must be after Capacity[%d].At %v",
-					i, j, st.At, j-1, a.Capacity[j-1].At)
-			case st.Slots < 0:
-				return fmt.Errorf("captchaaitest: Config.Accounts[%d].Capacity[%d].Slots %d: must not be negative", i, j, st.Slots)
-			}
+		if err := validateSteps(fmt.Sprintf("Config.Accounts[%d]", i), a.Capacity); err != nil {
+			return err
 		}
 		seen[a.Key] = true
+	}
+	if err := validatePools(c.Pools); err != nil {
+		return err
 	}
 	for name, m := range c.Methods {
 		if name == "" || m.MinSolve < 0 || m.MaxSolve < m.MinSolve || !(m.Price >= 0) || math.IsInf(m.Price, 0) {
 			return fmt.Errorf("captchaaitest: Config.Methods[%q]: want 0 <= MinSolve <= MaxSolve and Price >= 0", name)
+		}
+	}
+	return nil
+}
+
+// validateSteps checks the Capacity steps of the struct named by field
+// ("Config.Accounts[1]", "Config.Pools[\"image\"]").
+func validateSteps(field string, steps []Step) error {
+	for j, st := range steps {
+		switch {
+		case st.At <= 0:
+			return fmt.Errorf("captchaaitest: %s.Capacity[%d].At %v: must be positive", field, j, st.At)
+		case j > 0 && st.At <= steps[j-1].At:
+			return fmt.Errorf("captchaaitest: %s.Capacity[%d].At %v: must be after Capacity[%d].At %v",
+				field, j, st.At, j-1, steps[j-1].At)
+		case st.Slots < 0:
+			return fmt.Errorf("captchaaitest: %s.Capacity[%d].Slots %d: must not be negative", field, j, st.Slots)
 		}
 	}
 	return nil

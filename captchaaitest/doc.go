@@ -25,8 +25,13 @@
 // answered ERROR_NO_SLOT_AVAILABLE and not billed. Account.Capacity changes
 // the slot count over provider time (capacity that collapses and recovers):
 // accepted tasks keep their slots when it drops, and submits get NO_SLOT
-// until the slots held fall below the new count. With Config.SharedPool,
-// other customers' load refuses some submits by time of day as well.
+// until the slots held fall below the new count. Config.Pools gives the
+// provider's workers per captcha type (PoolOf: image, recaptcha, hcaptcha,
+// ...), shared by all accounts and changing over provider time the same way:
+// a type whose workers are all busy, or that has none (an outage), is
+// answered NO_SLOT while the other types, on the same key, are accepted. With
+// Config.SharedPool, other customers' load refuses some submits of every type
+// by time of day as well, at random.
 //
 // The published penalties, each on unless its Config field turns it off:
 //
@@ -64,6 +69,8 @@
 // by code, the polls, the bans started by code, the most requests in flight
 // at once, the slot time offered, held and used (Stats.Utilization: used
 // over offered, where used counts the slots held only up to the slot count
-// of the moment) and NO_SLOT answers per provider minute. The package never
+// of the moment), NO_SLOT answers per provider minute, and the submits
+// accepted and refused NO_SLOT by captcha type (Stats.ByType, at most 32
+// types, the rest under "other"). The package never
 // logs, and never prints a key.
 package captchaaitest

@@ -1,6 +1,7 @@
 package captchaaitest_test
 
 import (
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net/http"
@@ -102,4 +103,36 @@ func ExampleFirstSubmits() {
 	// Output:
 	// {"errorId":2,"errorCode":"ERROR_NO_SLOT_AVAILABLE","errorDescription":"No idle workers are available at the moment."}
 	// {"errorId":0,"taskId":1}
+}
+
+// A reCAPTCHA outage: the type's pool has no workers, so its submits get
+// NO_SLOT while image submits on the same key go through.
+func ExamplePool() {
+	p := captchaaitest.New(captchaaitest.Config{
+		Pools: map[string]captchaaitest.Pool{
+			captchaaitest.PoolOf("userrecaptcha"): {Workers: 0}, // "recaptcha"
+		},
+	})
+	defer p.Close()
+	client := p.Client()
+
+	token := url.Values{
+		"key": {captchaaitest.DefaultKey}, "method": {"userrecaptcha"},
+		"googlekey": {"6Le-wvkSAAAAAPBMRTvw0Q4Muexq9bi0DJwx_mJ-"}, "pageurl": {"https://example.com/"},
+	}
+	image := url.Values{
+		"key": {captchaaitest.DefaultKey}, "method": {"base64"},
+		"body": {base64.StdEncoding.EncodeToString(make([]byte, 100))},
+	}
+	fmt.Println(fetch(client, "https://ocr.captchaai.com/in.php?"+token.Encode()))
+	fmt.Println(fetch(client, "https://ocr.captchaai.com/in.php?"+image.Encode()))
+
+	st := p.Stats(captchaaitest.DefaultKey)
+	fmt.Printf("%+v\n", st.ByType["recaptcha"])
+	fmt.Printf("%+v\n", st.ByType["image"])
+	// Output:
+	// ERROR_NO_SLOT_AVAILABLE
+	// OK|1
+	// {Accepted:0 NoSlot:1 PoolNoSlot:1}
+	// {Accepted:1 NoSlot:0 PoolNoSlot:0}
 }

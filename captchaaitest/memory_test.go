@@ -163,3 +163,32 @@ func TestMemoryFlat(t *testing.T) {
 		})
 	}
 }
+
+// TestPoolMemoryFlat checks that a pool holds no more tasks than its most
+// workers over a long run: its list drops the solved ones.
+func TestPoolMemoryFlat(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := New(Config{
+			Accounts: []Account{{Key: DefaultKey, Slots: 100, Balance: 1e6}},
+			Methods:  map[string]Method{"userrecaptcha": {MinSolve: time.Second, MaxSolve: 9 * time.Second, Price: 0.001}},
+			Pools:    map[string]Pool{"recaptcha": {Workers: 3, Capacity: []Step{{time.Hour, 1}}}},
+		})
+		defer p.Close()
+		accepted := 0
+		for range 2000 {
+			if strings.HasPrefix(submitAs(t, p, DefaultKey, "userrecaptcha"), "OK|") {
+				accepted++
+			}
+			time.Sleep(2 * time.Second)
+			p.mu.Lock()
+			n, c := len(p.pools["recaptcha"].active), cap(p.pools["recaptcha"].active)
+			p.mu.Unlock()
+			if n > 3 || c > 8 {
+				t.Fatalf("pool holds %d tasks (cap %d), want at most 3", n, c)
+			}
+		}
+		if accepted < 1000 {
+			t.Errorf("accepted %d of 2000 submits, want 1000 or more", accepted)
+		}
+	})
+}

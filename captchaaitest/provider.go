@@ -32,7 +32,8 @@ type Provider struct {
 	accounts map[string]*account
 	tasks    map[int64]*task // accepted, until forget drops them
 	nextID   int64
-	oldest   int64 // tasks holds no id below it
+	oldest   int64            // tasks holds no id below it
+	pools    map[string]*pool // Config.Pools, by type
 	solveRNG *rand.Rand
 	poolRNG  *rand.Rand
 	seen     map[Endpoint]int // requests per fault counter, for FaultInfo.N
@@ -53,6 +54,7 @@ func New(cfg Config) *Provider {
 		done:     make(chan struct{}),
 		accounts: make(map[string]*account),
 		tasks:    make(map[int64]*task),
+		pools:    newPools(cfg.Pools),
 		// Two streams from one seed: the pool's draws never shift the solve times.
 		solveRNG: rand.New(rand.NewPCG(cfg.Seed, 0x9e3779b97f4a7c15)),
 		poolRNG:  rand.New(rand.NewPCG(cfg.Seed, 0xbf58476d1ce4e5b9)),
