@@ -1,0 +1,151 @@
+package promguard
+
+import (
+	"cmp"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/slotguard/slotguard"
+	"github.com/sony/gobreaker/v2"
+)
+
+// Options configure a collector. The zero value is useful: names start
+// with "slotguard_" and carry no constant labels.
+type Options struct {
+	// Namespace is the first part of every metric name, before "_".
+	// "": "slotguard", the names cmd/slotproxy serves.
+	Namespace string
+	// ConstLabels are added to every metric, e.g. {"account": "batch"}
+	// to tell several Transports in one registry apart. nil: none.
+	ConstLabels prometheus.Labels
+}
+
+// New returns a collector of t's Stats, read at each scrape. Register it
+// once per Transport; two collectors in one registry need ConstLabels
+// that tell them apart, or the registry refuses the second.
+func New(t *slotguard.Transport, opts Options) prometheus.Collector {
+	ns := cmp.Or(opts.Namespace, "slotguard")
+	d := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc(ns+"_"+name, help, labels, opts.ConstLabels)
+	}
+	return &collector{
+		tr:              t,
+		submits:         d("submits_total", "Submit requests (in.php, createTask) received."),
+		attempts:        d("attempts_total", "Submit attempts sent to the provider, retries included."),
+		accepted:        d("accepted_total", "Submits the provider accepted (and billed)."),
+		retries:         d("retries_total", "Submit attempts that were retries."),
+		answers:         d("answers_total", "Submit answers that were not an acceptance, by the provider's code (ERROR_NO_SLOT_AVAILABLE, MAX_USER_TURN, ERROR: 1001, ...; unreadable).", "code"),
+		transportErrors: d("transport_errors_total", "Submit attempts that failed without an answer (never retried)."),
+		failedFast:      d("failed_fast_total", "Submit attempts refused by the open breaker, without a request."),
+		breaker:         d("breaker_state", "1 for the breaker's current state, 0 for the others.", "state"),
+		breakerOpens:    d("breaker_opens_total", "Times the breaker opened on NO_SLOT answers."),
+		inFlight:        d("in_flight", "Submit attempts in flight now."),
+		rate:            d("rate", "The pacer's current rate, submit attempts per second."),
+		waits:           d("wait_seconds_total", "Time requests spent waiting, by cause: pacer, limit (in-flight bound), backoff, budget (ban budget), poll (poll pacing), thread (thread permits).", "cause"),
+		noSlotHeadroom:  d("no_slot_headroom", "NO_SLOT answers the ban budget still takes this minute."),
+		submitHeadroom:  d("submit_headroom", "Submits the ban budget still takes these 3 seconds."),
+		polls:           d("polls_total", "res.php polls paced (with poll pacing on)."),
+		sharedDown:      d("shared_down", "1 while a shared part is failing and local limits stand in."),
+		held:            d("thread_permits_held", "Thread permits out: submits under way and tasks in flight."),
+		tasks:           d("thread_tasks", "Thread permits held by tasks accepted (or maybe accepted) and not seen to end."),
+		capacity:        d("thread_capacity", "The account's threads: the plan, or as learned from NO_SLOT answers."),
+		limit:           d("thread_limit", "Thread permits allowed: the capacity plus the overbook."),
+		waiters:         d("thread_waiters", "Submits waiting for a thread permit."),
+		expectedWait:    d("thread_expected_wait_seconds", "How long a new submit would wait for a thread permit at the recent pace of releases; -1: no pace to go by yet."),
+		releases:        d("thread_releases_total", "Thread permits given back, by reason: not_accepted (the submit ended without acceptance), polled (a poll saw the task end), explicit (TaskDone), ceiling (held too long).", "reason"),
+	}
+}
+
+// collector exports a Transport's Stats.
+type collector struct {
+	tr *slotguard.Transport
+
+	submits, attempts, accepted, retries, answers, transportErrors *prometheus.Desc
+	failedFast, breaker, breakerOpens, inFlight, rate, waits       *prometheus.Desc
+	noSlotHeadroom, submitHeadroom, polls, sharedDown              *prometheus.Desc
+	held, tasks, capacity, limit, waiters, expectedWait, releases  *prometheus.Desc
+}
+
+// Describe implements prometheus.Collector.
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{
+		c.submits, c.attempts, c.accepted, c.retries, c.answers, c.transportErrors,
+		c.failedFast, c.breaker, c.breakerOpens, c.inFlight, c.rate, c.waits,
+		c.noSlotHeadroom, c.submitHeadroom, c.polls, c.sharedDown,
+		c.held, c.tasks, c.capacity, c.limit, c.waiters, c.expectedWait, c.releases,
+	} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	st := c.tr.Stats()
+	counter := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
+	}
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	counter(c.submits, float64(st.Submits))
+	counter(c.attempts, float64(st.Attempts))
+	counter(c.accepted, float64(st.Accepted))
+	counter(c.retries, float64(st.Retries))
+	if _, ok := st.Answers[slotguard.CodeNoSlot]; !ok {
+		counter(c.answers, 0, slotguard.CodeNoSlot) // there from the first scrape, for rate()
+	}
+	for code, n := range st.Answers {
+		counter(c.answers, float64(n), code)
+	}
+	counter(c.transportErrors, float64(st.TransportErrors))
+	counter(c.failedFast, float64(st.FailedFast))
+	for _, s := range []gobreaker.State{gobreaker.StateClosed, gobreaker.StateHalfOpen, gobreaker.StateOpen} {
+		gauge(c.breaker, b2f(st.Breaker == s), s.String())
+	}
+	counter(c.breakerOpens, float64(st.BreakerOpens))
+	gauge(c.inFlight, float64(st.InFlight))
+	gauge(c.rate, st.Rate)
+	for _, w := range []struct {
+		cause string
+		d     time.Duration
+	}{
+		{"pacer", st.PacerWait}, {"limit", st.LimitWait}, {"backoff", st.BackoffWait},
+		{"budget", st.BudgetWait}, {"poll", st.PollWait}, {"thread", st.ThreadWait},
+	} {
+		counter(c.waits, w.d.Seconds(), w.cause)
+	}
+	gauge(c.noSlotHeadroom, float64(st.NoSlotHeadroom))
+	gauge(c.submitHeadroom, float64(st.SubmitHeadroom))
+	counter(c.polls, float64(st.Polls))
+	gauge(c.sharedDown, b2f(st.SharedDown))
+
+	th := st.Threads
+	if th.Limit == 0 {
+		return // Config.Threads off: the limit is at least 1 when on
+	}
+	gauge(c.held, float64(th.Held))
+	gauge(c.tasks, float64(th.Tasks))
+	gauge(c.capacity, float64(th.Capacity))
+	gauge(c.limit, float64(th.Limit))
+	gauge(c.waiters, float64(th.Waiters))
+	wait := th.ExpectedWait.Seconds()
+	if th.ExpectedWait < 0 {
+		wait = -1 // Stats' -1 ns: no pace to go by yet
+	}
+	gauge(c.expectedWait, wait)
+	for _, r := range []struct {
+		reason string
+		n      int64
+	}{
+		{"not_accepted", th.NotAccepted}, {"polled", th.Polled}, {"explicit", th.Explicit}, {"ceiling", th.Ceiling},
+	} {
+		counter(c.releases, float64(r.n), r.reason)
+	}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
