@@ -123,12 +123,14 @@
 //
 // # Metrics
 //
-// Read from Transport.Stats at scrape time: slotguard_submits_total,
+// Read from Transport.Stats at scrape time, by package promguard (which a
+// Go program can register for its own Transport): slotguard_submits_total,
 // _attempts_total, _accepted_total, _retries_total, _answers_total{code}
 // (NO_SLOT and every other code), _transport_errors_total,
 // _failed_fast_total, _breaker_state{state}, _breaker_opens_total,
 // _in_flight, _rate, _wait_seconds_total{cause="pacer|limit|backoff|budget|poll"}
-// and the ban budget's headroom; and the proxy's own
+// the ban budget's headroom, and with -threads the slotguard_thread_*
+// series; and the proxy's own
 // slotproxy_requests_total{endpoint,code} (499 for a client that left),
 // slotproxy_request_duration_seconds{endpoint},
 // slotproxy_errors_total{endpoint,side,kind},
