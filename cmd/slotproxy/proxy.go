@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"strings"
 	"sync"
 	"time"
 
@@ -139,30 +138,9 @@ func (p *proxy) healthz(w http.ResponseWriter, r *http.Request) {
 func (p *proxy) serveProxy(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &recorder{ResponseWriter: w}
-	defer func() {
-		// Runs also when ReverseProxy aborts an answer mid-body: it panics
-		// with http.ErrAbortHandler, and the server resets the connection.
-		v := recover()
-		if err, ok := v.(error); ok && errors.Is(err, http.ErrAbortHandler) {
-			if rec.kind == "" {
-				// capped noted no read error: the answer came fine, and
-				// the client stopped reading it.
-				rec.side, rec.kind = sideClient, "client-gone"
-			}
-			p.logger.Log(r.Context(), levelOf(rec.side), "slotproxy: answer cut off", "method", r.Method, "path", redact(r.URL.Path),
-				"status", rec.status, "kind", rec.kind)
-		}
-		p.metrics.observe(r.URL.Path, rec, time.Since(start))
-		if p.verbose {
-			// The path only, redacted: keys travel in the query and the
-			// form, and a client can hide one in an encoded path.
-			p.logger.Debug("slotproxy: request", "method", r.Method, "path", redact(r.URL.Path),
-				"status", rec.status, "took", time.Since(start).Round(time.Microsecond))
-		}
-		if v != nil {
-			panic(v)
-		}
-	}()
+	// Runs also when ReverseProxy aborts an answer mid-body: it panics
+	// with http.ErrAbortHandler, and the server resets the connection.
+	defer func() { p.served(r, rec, start, recover()) }()
 	f := checkRequest(rec.Header(), r)
 	out := r
 	if f == nil {
@@ -202,10 +180,32 @@ func (p *proxy) serveProxy(w http.ResponseWriter, r *http.Request) {
 	p.rp.ServeHTTP(rec, out.WithContext(ctx))
 }
 
-// isSubmit reports whether u submits a task, as slotguard decides.
-func isSubmit(u *url.URL) bool {
-	return strings.HasSuffix(u.Path, "/in.php") || strings.HasSuffix(u.Path, "/createTask")
+// served counts and logs a request once it is over, and passes on the
+// panic v that ended it, if any.
+func (p *proxy) served(r *http.Request, rec *recorder, start time.Time, v any) {
+	if err, ok := v.(error); ok && errors.Is(err, http.ErrAbortHandler) {
+		if rec.kind == "" {
+			// capped noted no read error: the answer came fine, and the
+			// client stopped reading it.
+			rec.side, rec.kind = sideClient, "client-gone"
+		}
+		p.logger.Log(r.Context(), levelOf(rec.side), "slotproxy: answer cut off", "method", r.Method, "path", redact(r.URL.Path),
+			"status", rec.status, "kind", rec.kind)
+	}
+	p.metrics.observe(r.URL.Path, rec, time.Since(start))
+	if p.verbose {
+		// The path only, redacted: keys travel in the query and the form,
+		// and a client can hide one in an encoded path.
+		p.logger.Debug("slotproxy: request", "method", r.Method, "path", redact(r.URL.Path),
+			"status", rec.status, "took", time.Since(start).Round(time.Microsecond))
+	}
+	if v != nil {
+		panic(v)
+	}
 }
+
+// isSubmit reports whether u submits a task, by slotguard's own rule.
+func isSubmit(u *url.URL) bool { return slotguard.IsSubmit(&http.Request{URL: u}) }
 
 // bufferPool reuses ReverseProxy's copy buffers, 32 KiB each, which it
 // would otherwise allocate per request.
