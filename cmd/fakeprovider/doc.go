@@ -51,15 +51,20 @@
 //	-hours off              other customers' load on the shared pool, by six-hour
 //	                        band of the UTC day: off, published (CaptchaAI's
 //	                        published hours: 0,0.1,0.3,0.1) or four shares
+//	-pool ""                a worker pool for one captcha type (repeat for more):
+//	                        type=workers[,at:workers...], as recaptcha=4,5m:0,10m:4:
+//	                        4 reCAPTCHA workers, none from 5 to 10 min, then 4
+//	                        again; types as captchaaitest.PoolOf names them (image,
+//	                        recaptcha, hcaptcha, funcaptcha, turnstile, geetest)
 //	-start-hour 0           UTC hour at which the provider's day starts, for -hours
 //	-seed 0                 seed of the solve times and of -fault's draws
 //
 // A flag that does not parse, or a value out of range, exits 2 with a message
 // that names the flag.
 //
-// NO_SLOT is per key here, not per captcha type: captchaaitest has no
-// shortage of one type's workers while another's are free, so the command
-// has no flag for it.
+// A type's pool (-pool) that runs short answers NO_SLOT to that type's
+// submits only, even while the account has free threads: the shortage of
+// one type's workers while another's are free.
 //
 // # A session
 //

@@ -32,6 +32,7 @@ type flagValues struct {
 	solve, capacity, hours string
 	startHour              int
 	fault                  string
+	pools                  poolFlags
 	faultRate              float64
 	faultDelay             time.Duration
 	seed                   uint64
@@ -69,6 +70,7 @@ func newFlagSet(f *flagValues) *flag.FlagSet {
 	fs.DurationVar(&f.faultDelay, "fault-delay", 10*time.Second, "how long -fault slow holds the headers back, and slow-body the rest of the body (provider time)")
 	fs.StringVar(&f.capacity, "capacity", "", "slot `steps` over provider time, at:slots comma-separated: 5m:2,10m:5 has -slots until 5 min, 2 until 10 min, then 5")
 	fs.StringVar(&f.hours, "hours", "off", "the shared pool: the `shares` of submits refused NO_SLOT by other customers' load, by band of the UTC day (00-06,06-12,12-18,18-24): off, published (CaptchaAI's published hours, 0,0.1,0.3,0.1) or four shares")
+	fs.Var(&f.pools, "pool", "a worker `pool` for one captcha type, type=workers[,at:workers...]: recaptcha=4,5m:0,10m:4 (repeat for more types; types as captchaaitest.PoolOf names them)")
 	fs.IntVar(&f.startHour, "start-hour", 0, "UTC `hour` (0-23) at which the provider's day starts, for -hours: 13 starts at the 12-18 peak (default 0)")
 	fs.Uint64Var(&f.seed, "seed", 0, "`seed` of the solve times and of -fault's draws (default 0)")
 	return fs
@@ -123,7 +125,48 @@ func (v *flagValues) options() (*options, error) {
 	if c.Faults, err = v.faults(); err != nil {
 		return nil, err
 	}
+	if c.Pools, err = v.pools.config(); err != nil {
+		return nil, err
+	}
 	return o, nil
+}
+
+// poolFlags are the -pool flags, as given.
+type poolFlags []string
+
+func (p *poolFlags) String() string { return strings.Join(*p, " ") }
+
+func (p *poolFlags) Set(s string) error {
+	*p = append(*p, s)
+	return nil
+}
+
+// config parses the -pool flags: "recaptcha=4,5m:0,10m:4".
+func (p poolFlags) config() (map[string]captchaaitest.Pool, error) {
+	if len(p) == 0 {
+		return nil, nil
+	}
+	pools := make(map[string]captchaaitest.Pool)
+	for _, s := range p {
+		name, spec, ok := strings.Cut(s, "=")
+		first, rest, _ := strings.Cut(spec, ",")
+		workers, err := strconv.Atoi(strings.TrimSpace(first))
+		switch {
+		case !ok || err != nil || workers < 0:
+			return nil, fmt.Errorf("fakeprovider: -pool %q: want type=workers[,at:workers...], as recaptcha=4,5m:0,10m:4", s)
+		case captchaaitest.PoolOf(name) != name:
+			return nil, fmt.Errorf("fakeprovider: -pool %q: %q is not a type; captchaaitest.PoolOf(%q) is %q", s, name, name, captchaaitest.PoolOf(name))
+		}
+		if _, dup := pools[name]; dup {
+			return nil, fmt.Errorf("fakeprovider: -pool %q: type %s given twice", s, name)
+		}
+		steps, err := parseSteps("-pool "+name, rest)
+		if err != nil {
+			return nil, err
+		}
+		pools[name] = captchaaitest.Pool{Workers: workers, Capacity: steps}
+	}
+	return pools, nil
 }
 
 // account builds the Account each key gets from -slots, -balance and
@@ -136,7 +179,7 @@ func (v *flagValues) account() (captchaaitest.Account, error) {
 	if !(v.balance >= 0) || math.IsInf(v.balance, 0) {
 		return a, fmt.Errorf("fakeprovider: -balance %v: must not be negative", v.balance)
 	}
-	steps, err := capacity(v.capacity)
+	steps, err := parseSteps("-capacity", v.capacity)
 	if err != nil {
 		return a, err
 	}
@@ -157,8 +200,9 @@ func (v *flagValues) account() (captchaaitest.Account, error) {
 	return a, nil
 }
 
-// capacity parses -capacity: "5m:2,10m:5".
-func capacity(s string) ([]captchaaitest.Step, error) {
+// parseSteps parses steps over provider time, for the flag named flag:
+// "5m:2,10m:5".
+func parseSteps(flag, s string) ([]captchaaitest.Step, error) {
 	if s == "" {
 		return nil, nil
 	}
@@ -169,11 +213,11 @@ func capacity(s string) ([]captchaaitest.Step, error) {
 		slots, err2 := strconv.Atoi(n)
 		switch {
 		case !ok || err1 != nil || err2 != nil:
-			return nil, fmt.Errorf("fakeprovider: -capacity %q: want at:slots, comma-separated, as 5m:2,10m:5", part)
+			return nil, fmt.Errorf("fakeprovider: %s %q: want at:count, comma-separated, as 5m:2,10m:5", flag, part)
 		case d <= 0 || slots < 0:
-			return nil, fmt.Errorf("fakeprovider: -capacity %q: want a positive time and slots >= 0", part)
+			return nil, fmt.Errorf("fakeprovider: %s %q: want a positive time and a count >= 0", flag, part)
 		case len(steps) > 0 && d <= steps[len(steps)-1].At:
-			return nil, fmt.Errorf("fakeprovider: -capacity %q: the times must increase", part)
+			return nil, fmt.Errorf("fakeprovider: %s %q: the times must increase", flag, part)
 		}
 		steps = append(steps, captchaaitest.Step{At: d, Slots: slots})
 	}

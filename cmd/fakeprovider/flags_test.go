@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"net/url"
 	"strings"
 	"testing"
@@ -31,6 +32,11 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"-capacity", "5m"}, "-capacity"},
 		{[]string{"-capacity", "5m:2,1m:3"}, "-capacity"},
 		{[]string{"-capacity", "5m:-2"}, "-capacity"},
+		{[]string{"-pool", "recaptcha"}, "-pool"},
+		{[]string{"-pool", "recaptcha=-1"}, "-pool"},
+		{[]string{"-pool", "userrecaptcha=4"}, "-pool"},
+		{[]string{"-pool", "image=4,5m"}, "-pool image"},
+		{[]string{"-pool", "image=4", "-pool", "image=2"}, "-pool"},
 		{[]string{"-hours", "0,2,0,0"}, "-hours"},
 		{[]string{"-hours", "peak"}, "-hours"},
 		{[]string{"-start-hour", "24"}, "-start-hour"},
@@ -165,5 +171,25 @@ func TestCapacity(t *testing.T) {
 	}
 	if got := c.stats(t).Accounts[captchaaitest.DefaultKey].Slots; got != 3 {
 		t.Errorf("slots after the step = %d, want 3", got)
+	}
+}
+
+// TestPool: a type's pool that runs out answers NO_SLOT to that type only,
+// while the account's threads are free, and comes back at its step.
+func TestPool(t *testing.T) {
+	// At 1000x, the step at 1m comes after 60 ms.
+	c := start(t, "-slots", "5", "-pool", "recaptcha=0,1m:2", "-pool", "image=3", "-time-scale", "1000", "-bans=false")
+	image := submitQuery(false)
+	image.Set("method", "base64")
+	image.Set("body", base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{0x89}, 200)))
+	if _, body := c.get(t, "/in.php", submitQuery(false)); body != "ERROR_NO_SLOT_AVAILABLE" {
+		t.Errorf("recaptcha during its outage = %q, want ERROR_NO_SLOT_AVAILABLE", body)
+	}
+	if _, body := c.get(t, "/in.php", image); !strings.HasPrefix(body, "OK|") {
+		t.Errorf("image during the recaptcha outage = %q, want OK|id", body)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if _, body := c.get(t, "/in.php", submitQuery(false)); !strings.HasPrefix(body, "OK|") {
+		t.Errorf("recaptcha after its pool's step = %q, want OK|id", body)
 	}
 }
