@@ -209,6 +209,18 @@ func pollTask(req *http.Request, withBody bool) (*http.Request, string, error) {
 		}
 		body, _ := replay.getBody()
 		b, _ := io.ReadAll(body)
+		body.Close()
+		if !replay.own {
+			// The caller's GetBody may rewind the very body r carries
+			// (go-retryablehttp's does for a seekable body): send a
+			// fresh copy.
+			fresh, err := replay.next(r)
+			if err != nil {
+				return nil, "", err
+			}
+			r.Body.Close()
+			r = fresh
+		}
 		f, ok := scanFlat(b)
 		if !ok {
 			f, ok = scanStd(b)

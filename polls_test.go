@@ -168,3 +168,33 @@ func TestPollLongSolution(t *testing.T) {
 		}
 	}
 }
+
+// TestPollSharedGetBody: a getTaskResult whose GetBody rewinds the very
+// body the request carries (go-retryablehttp's does, for a seekable body)
+// still reaches the provider whole after the Transport read its taskId.
+func TestPollSharedGetBody(t *testing.T) {
+	const body = `{"clientKey":"k","taskId":42}`
+	var got string
+	base := rtFunc(func(r *http.Request) (*http.Response, error) {
+		b, _ := io.ReadAll(r.Body)
+		r.Body.Close()
+		got = string(b)
+		return textResp(200, `{"errorId":0,"status":"processing"}`), nil
+	})
+	tr := mustNew(t, base, Config{Threads: Threads{Enabled: true}})
+	shared := strings.NewReader(body)
+	req, _ := http.NewRequest("POST", "http://provider.test/getTaskResult", nil)
+	req.Body = io.NopCloser(shared)
+	req.GetBody = func() (io.ReadCloser, error) {
+		shared.Seek(0, io.SeekStart)
+		return io.NopCloser(shared), nil
+	}
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got != body {
+		t.Errorf("the provider got %q, want %q", got, body)
+	}
+}

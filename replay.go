@@ -11,6 +11,7 @@ import (
 type replayer struct {
 	getBody func() (io.ReadCloser, error) // nil: no body
 	ok      bool                          // false: the body cannot be replayed
+	own     bool                          // getBody reads slotguard's own copy
 }
 
 // prepareBody readies req for retries. It returns the request for the first
@@ -42,7 +43,7 @@ func prepareBody(req *http.Request, max int64) (*http.Request, replayer, error) 
 	get := func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf)), nil }
 	r.Body, _ = get()
 	r.GetBody = get
-	return r, replayer{getBody: get, ok: true}, nil
+	return r, replayer{getBody: get, ok: true, own: true}, nil
 }
 
 // next returns the request for a retry: a copy of req with a fresh body.
