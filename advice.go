@@ -2,6 +2,8 @@ package slotguard
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/sony/gobreaker/v2"
@@ -37,6 +39,22 @@ type Advice struct {
 	// Threads are the thread permits' figures (with Config.Threads):
 	// Threads.ExpectedWait is how long a new submit would wait for one.
 	Threads ThreadStats
+	// ByType are the figures by task type (Stats.ByType): while only some
+	// types' breakers are open, Go is true for the others, and Reason
+	// names the open ones.
+	ByType map[string]TypeStats
+}
+
+// openTypes lists, sorted, the types whose breaker is not closed.
+func openTypes(by map[string]TypeStats) []string {
+	var open []string
+	for typ, s := range by {
+		if s.Breaker != gobreaker.StateClosed {
+			open = append(open, typ)
+		}
+	}
+	slices.Sort(open)
+	return open
 }
 
 // Advice tells whether to start a batch now. It sends nothing.
@@ -52,11 +70,18 @@ func (t *Transport) Advice() Advice {
 		NoSlotHeadroom: headroom,
 	}
 	a.Threads = t.threadStats()
+	a.ByType = t.typeStats()
 	line := t.budget.noSlotLine
+	open := openTypes(a.ByType)
 	switch {
+	case a.Breaker != gobreaker.StateClosed && !t.breaker.banned(now) && len(open) > 0 && len(open) < len(a.ByType) &&
+		t.breaker.cb.State() == gobreaker.StateClosed:
+		// One type's workers are short: the others may go.
+		a.Go = true
+		a.Reason = "the breaker is open for " + strings.Join(open, ", ") + " only: other types may go"
 	case a.Breaker != gobreaker.StateClosed:
 		a.Reason = "the breaker is " + a.Breaker.String()
-		if h := t.breaker.ban.Load(); h != nil && now.Before(h.until) {
+		if h := t.breaker.ban.Load(); t.breaker.banned(now) {
 			a.Reason = fmt.Sprintf("the provider blocked the key (%s) until %s", h.code, h.until.UTC().Format(time.RFC3339))
 		}
 	case line != Unlimited && headroom < max(line/10, 1):

@@ -1,10 +1,14 @@
 package slotguard
 
 import (
+	"io"
 	"math"
+	"net/http"
 	"strings"
 	"testing"
 	"testing/synctest"
+
+	"github.com/sony/gobreaker/v2"
 )
 
 // TestAdvice: Go while capacity looks free, not while most submits find no
@@ -28,6 +32,31 @@ func TestAdvice(t *testing.T) {
 		}
 		if a := tr.Advice(); a.Go || !strings.Contains(a.Reason, "breaker is open") {
 			t.Errorf("breaker open: %+v, want no Go", a)
+		}
+	})
+}
+
+// TestAdviceByType: while only one type's breaker is open, Advice says go,
+// for the other types, and names the open one.
+func TestAdviceByType(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		base := rtFunc(func(r *http.Request) (*http.Response, error) {
+			b, _ := io.ReadAll(r.Body)
+			r.Body.Close()
+			if strings.Contains(string(b), "method=userrecaptcha") {
+				return textResp(200, CodeNoSlot), nil
+			}
+			return textResp(200, "OK|1"), nil
+		})
+		tr := mustNew(t, base, Config{Rate: math.Inf(1), Retry: Backoff{Attempts: 1}, Breaker: BreakerConfig{Failures: 2}})
+		for _, m := range []string{"post", "userrecaptcha", "userrecaptcha"} {
+			if resp, err := tr.RoundTrip(formReq(t, m)); err == nil {
+				resp.Body.Close()
+			}
+		}
+		a := tr.Advice()
+		if !a.Go || !strings.Contains(a.Reason, "open for recaptcha only") || a.ByType[TypeRecaptcha].Breaker != gobreaker.StateOpen {
+			t.Errorf("Advice = %+v, want Go, naming recaptcha's open breaker", a)
 		}
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"math"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -46,17 +47,28 @@ func (e *OpenError) Error() string {
 func (e *OpenError) Is(target error) bool { return target == ErrCircuitOpen }
 
 // breaker is the circuit breaker that Transport and the Breaker stage run:
-// gobreaker's two-step breaker counting NO_SLOT answers (nil: none), and
-// the holds of the provider's bans, which keep it open whatever cb says.
+// gobreaker's two-step breaker counting NO_SLOT answers (nil: none), one
+// per task type for the Transport (NO_SLOT is per worker pool: one type's
+// shortage must not hold the others), and the holds of the provider's
+// bans, which block the whole key whatever the runs say.
 type breaker struct {
-	cb       *gobreaker.TwoStepCircuitBreaker[struct{}]
-	scale    float64 // Config.TimeScale, for the ban holds
+	cb       *gobreaker.TwoStepCircuitBreaker[struct{}] // the untyped run, and the Breaker stage's
+	scale    float64                                    // Config.TimeScale, for the ban holds
 	ban      atomic.Pointer[banHold]
 	openFor  time.Duration // cb's timeout, when newBreaker built it
-	openedAt atomic.Int64  // Unix nanoseconds of cb's last opening
-	opens    atomic.Int64  // cb's openings so far
+	openedAt sync.Map      // a run's name: Unix nanoseconds of its last opening
+	opens    atomic.Int64  // openings so far, every type's
 	logged   atomic.Int64  // openings already logged
+
+	settings gobreaker.Settings // for the typed runs; zero when newBreaker did not build cb
+	mu       sync.Mutex
+	typed    map[string]*gobreaker.TwoStepCircuitBreaker[struct{}] // by task type, at most maxTypes
 }
+
+// maxTypes bounds the task types kept apart (breaker runs, Stats.ByType):
+// past it, new types share the untyped state, so that a caller who sends
+// random method names cannot grow memory without bound.
+const maxTypes = 32
 
 type banHold struct {
 	code  string
@@ -115,33 +127,76 @@ func newBreaker(cfg BreakerConfig, scale float64) *breaker {
 	st.Timeout = scaled(st.Timeout, scale)
 	// Only atomics here: gobreaker calls OnStateChange under its lock, so
 	// no user code (not even the Logger) may run in it (gobreaker #37).
-	st.OnStateChange = func(_ string, _, to gobreaker.State) {
+	st.OnStateChange = func(name string, _, to gobreaker.State) {
 		if to == gobreaker.StateOpen {
-			b.openedAt.Store(time.Now().UnixNano())
+			b.openedAt.Store(name, time.Now().UnixNano())
 			b.opens.Add(1)
 		}
 	}
 	b.openFor = st.Timeout
+	b.settings = st
 	b.cb = gobreaker.NewTwoStepCircuitBreaker[struct{}](st)
 	return b
+}
+
+// cbFor is the NO_SLOT run of task type typ: its own, made on first use,
+// or the untyped one for "" and past maxTypes types.
+func (b *breaker) cbFor(typ string) *gobreaker.TwoStepCircuitBreaker[struct{}] {
+	if typ == "" || b.cb == nil || b.settings.ReadyToTrip == nil {
+		return b.cb
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	cb, ok := b.typed[typ]
+	if !ok {
+		if len(b.typed) >= maxTypes {
+			return b.cb
+		}
+		if b.typed == nil {
+			b.typed = make(map[string]*gobreaker.TwoStepCircuitBreaker[struct{}])
+		}
+		st := b.settings
+		st.Name = "slotguard " + typ
+		cb = gobreaker.NewTwoStepCircuitBreaker[struct{}](st)
+		b.typed[typ] = cb
+	}
+	return cb
+}
+
+// banned reports whether a ban the provider answered holds the key now.
+func (b *breaker) banned(now time.Time) bool {
+	h := b.ban.Load()
+	return h != nil && now.Before(h.until)
+}
+
+// typeStates returns the state of each typed run.
+func (b *breaker) typeStates() map[string]gobreaker.State {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	m := make(map[string]gobreaker.State, len(b.typed))
+	for typ, cb := range b.typed {
+		m[typ] = cb.State()
+	}
+	return m
 }
 
 func noop(error) {}
 
 // allow asks whether a submit may go now. On yes, the caller must call done
 // exactly once, through report or with errNeutral.
-func (b *breaker) allow() (done func(error), err error) {
+func (b *breaker) allow(typ string) (done func(error), err error) {
 	if h := b.ban.Load(); h != nil && time.Now().Before(h.until) {
 		return nil, &OpenError{Code: h.code, Until: h.until}
 	}
-	if b.cb == nil {
+	cb := b.cbFor(typ)
+	if cb == nil {
 		return noop, nil
 	}
-	done, err = b.cb.Allow()
+	done, err = cb.Allow()
 	if err != nil {
 		e := &OpenError{}
-		if errors.Is(err, gobreaker.ErrOpenState) && b.openFor > 0 {
-			e.Until = time.Unix(0, b.openedAt.Load()).Add(b.openFor)
+		if at, ok := b.openedAt.Load(cb.Name()); ok && errors.Is(err, gobreaker.ErrOpenState) && b.openFor > 0 {
+			e.Until = time.Unix(0, at.(int64)).Add(b.openFor)
 		}
 		return nil, e
 	}
@@ -195,10 +250,22 @@ func (b *breaker) state() gobreaker.State {
 	if b.cb == nil {
 		return gobreaker.StateClosed
 	}
-	return b.cb.State()
+	// The key's state is its worst run's: open when one is.
+	worst := b.cb.State()
+	for _, s := range b.typeStates() {
+		if s == gobreaker.StateOpen || s == gobreaker.StateHalfOpen && worst == gobreaker.StateClosed {
+			worst = s
+		}
+	}
+	return worst
 }
 
-// BreakerConfig configures the circuit breaker (see Breaker).
+// BreakerConfig configures the circuit breaker (see Breaker). A Transport
+// keeps the run of NO_SLOT answers per task type (TaskType, for the first
+// 32 types seen): NO_SLOT means every worker of the requested type is
+// busy, so one type's shortage opens that type's breaker only. A ban the
+// provider answers blocks the whole key. With Shared.Breaker, an opening
+// is still shared with the fleet for the whole key.
 type BreakerConfig struct {
 	// Failures is how many consecutive NO_SLOT answers open the breaker.
 	// It counts answers, not time: at Rate r it is Failures/r seconds in

@@ -2,7 +2,12 @@ package slotguard
 
 import (
 	"errors"
+	"io"
+	"math"
 	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -124,4 +129,97 @@ func TestBanHoldsBreaker(t *testing.T) {
 			})
 		})
 	}
+}
+
+// formReq is a submit of method in a urlencoded form.
+func formReq(t *testing.T, method string) *http.Request {
+	t.Helper()
+	form := url.Values{"key": {testKey}, "method": {method}, "pageurl": {"https://example.com/"}}
+	req, err := http.NewRequest("POST", "http://provider.test/in.php", strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return req
+}
+
+// TestBreakerPerType: NO_SLOT is per worker pool, so a run of them opens
+// the breaker of that task type only: image submits go on while the
+// reCAPTCHA workers are short (issue 14). A ban blocks the whole key.
+func TestBreakerPerType(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		seen := map[string]int{}
+		ban := false
+		base := rtFunc(func(r *http.Request) (*http.Response, error) {
+			b, _ := io.ReadAll(r.Body)
+			r.Body.Close()
+			q, _ := url.ParseQuery(string(b))
+			m := q.Get("method")
+			mu.Lock()
+			defer mu.Unlock()
+			seen[m]++
+			switch {
+			case ban:
+				return textResp(200, CodeBanNoSlot), nil
+			case m == "userrecaptcha":
+				return textResp(200, CodeNoSlot), nil
+			}
+			return textResp(200, "OK|1"), nil
+		})
+		tr := mustNew(t, base, Config{Rate: math.Inf(1), Retry: Backoff{Attempts: 1}, Breaker: BreakerConfig{Failures: 3}})
+		send := func(method string) error {
+			resp, err := tr.RoundTrip(formReq(t, method))
+			if err == nil {
+				resp.Body.Close()
+			}
+			return err
+		}
+		for range 3 {
+			send("userrecaptcha")
+		}
+		if err := send("userrecaptcha"); !errors.Is(err, ErrCircuitOpen) {
+			t.Errorf("reCAPTCHA after 3 NO_SLOT: err = %v, want ErrCircuitOpen", err)
+		}
+		for _, m := range []string{"post", "base64", "hcaptcha"} {
+			if err := send(m); err != nil {
+				t.Errorf("%s while the reCAPTCHA breaker is open: %v, want accepted", m, err)
+			}
+		}
+		st := tr.Stats()
+		if st.Breaker != gobreaker.StateOpen || st.BreakerOpens != 1 {
+			t.Errorf("Stats: Breaker %v, opens %d; want open (its worst run) and 1", st.Breaker, st.BreakerOpens)
+		}
+		mu.Lock()
+		if seen["userrecaptcha"] != 3 || seen["post"] != 1 {
+			t.Errorf("provider saw %v, want 3 reCAPTCHA and the others once", seen)
+		}
+		ban = true
+		mu.Unlock()
+		send("post")
+		for _, m := range []string{"post", "userrecaptcha", "turnstile"} {
+			var oe *OpenError
+			if err := send(m); !errors.As(err, &oe) || oe.Code != CodeBanNoSlot {
+				t.Errorf("%s during a ban: err = %v, want the ban's OpenError", m, err)
+			}
+		}
+	})
+}
+
+// TestBreakerTypesBounded: a caller who sends random method names gets at
+// most maxTypes runs kept apart; the rest share the untyped one.
+func TestBreakerTypesBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := mustNew(t, memRT{answers("OK|1")}, Config{Rate: math.Inf(1)})
+		for i := range 3 * maxTypes {
+			resp, err := tr.RoundTrip(formReq(t, "random"+strconv.Itoa(i)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+		}
+		if n := len(tr.breaker.typeStates()); n != maxTypes {
+			t.Errorf("%d typed runs after %d method names, want %d", n, 3*maxTypes, maxTypes)
+		}
+	})
 }

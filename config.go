@@ -47,10 +47,11 @@ type Config struct {
 	// Provider selects how provider-specific answers are read. The zero
 	// value is CaptchaAI.
 	Provider Provider
-	// MaxReplayBody caps the request body that is buffered for replay when
-	// the request has no GetBody. A larger body is sent once and never
-	// retried. 0: 1 MiB (the providers refuse images over 100 kB, and
-	// their base64 over about 135 kB).
+	// MaxReplayBody caps the request body that the Transport copies once,
+	// to replay it on retries and to read the submit's task type from. A
+	// larger body is sent as it is, and retried only through the request's
+	// GetBody; without one, never. 0: 1 MiB (the providers refuse images
+	// over 100 kB, and their base64 over about 135 kB).
 	MaxReplayBody int64
 	// Logger receives a debug record for each retry (attempt, code, wait)
 	// and a warning when the breaker opens. nil: silent. API keys never

@@ -28,7 +28,8 @@
 //     in arrival order, rather than spend attempts on NO_SLOT answers.
 //   - The breaker comes first, so that while it is open a submit fails at
 //     once with ErrCircuitOpen, spending neither budget nor a pacer token
-//     nor a request.
+//     nor a request. Its run of NO_SLOT answers is kept per task type
+//     (TaskType), since NO_SLOT is per worker pool; a ban blocks the key.
 //   - The ban budget (BudgetConfig) admits an attempt only while the NO_SLOT
 //     answers of the last minute, counting those still in flight, and the
 //     submits of the last 3 s stay under the provider's ban lines.

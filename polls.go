@@ -203,7 +203,7 @@ func pollTask(req *http.Request, withBody bool) (*http.Request, string, error) {
 		}
 		return req, q.Get("id"), nil
 	case withBody && strings.HasSuffix(p, "/getTaskResult"):
-		r, replay, err := prepareBody(req, maxPollBody)
+		r, replay, err := prepareBody(req, maxPollBody, false)
 		if err != nil || replay.getBody == nil {
 			return r, "", err
 		}

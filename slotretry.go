@@ -14,7 +14,7 @@ import (
 
 // attempter sends one attempt and classifies its answer.
 type attempter interface {
-	attempt(ctx context.Context, req *http.Request) (*http.Response, action, error)
+	attempt(ctx context.Context, req *http.Request, typ string) (*http.Response, action, error)
 }
 
 // retrier is the retry loop that SlotRetry and Transport share.
@@ -28,6 +28,9 @@ type retrier struct {
 	// hold holds every submit after MAX_USER_TURN; the attempter waits
 	// for it before each attempt.
 	hold hold
+	// typed makes the retrier read each submit's task type (TaskType)
+	// for its attempts.
+	typed bool
 }
 
 // do runs req's attempts through a until one is handed back.
@@ -35,13 +38,17 @@ func (r *retrier) do(req *http.Request, a attempter) (*http.Response, error) {
 	ctx := req.Context()
 	st := r.stats
 	st.submits.Add(1)
-	cur, replay, err := prepareBody(req, r.maxBody)
+	cur, replay, err := prepareBody(req, r.maxBody, r.typed)
 	if err != nil {
 		return nil, notSent(err)
 	}
+	typ := ""
+	if r.typed {
+		typ = taskTypeOf(cur, replay)
+	}
 	waits, charged := 0, 0
 	for attempt := 1; ; attempt++ {
-		resp, act, err := a.attempt(ctx, cur)
+		resp, act, err := a.attempt(ctx, cur, typ)
 		if err != nil {
 			// The attempt never reached the provider (an open breaker, a
 			// cancelled wait: the error matches ErrNotSent), or it did

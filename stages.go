@@ -120,7 +120,7 @@ func (s *SlotRetry) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // attempt sends one attempt, after any MAX_USER_TURN hold.
-func (s *SlotRetry) attempt(ctx context.Context, req *http.Request) (*http.Response, action, error) {
+func (s *SlotRetry) attempt(ctx context.Context, req *http.Request, _ string) (*http.Response, action, error) {
 	if _, err := s.r.hold.wait(ctx); err != nil {
 		closeBody(req)
 		return nil, action{}, notSent(err)
@@ -192,7 +192,7 @@ func (b *Breaker) RoundTrip(req *http.Request) (*http.Response, error) {
 		return b.base().RoundTrip(req)
 	}
 	br := b.core()
-	done, err := br.allow()
+	done, err := br.allow("")
 	if err != nil {
 		closeBody(req)
 		return nil, notSent(err)

@@ -43,6 +43,18 @@ type Stats struct {
 	ThreadWait  time.Duration // for a thread permit (with Threads on)
 	// Threads are the thread permits' figures (with Threads on).
 	Threads ThreadStats
+	// ByType breaks the submits down by task type (TaskType), for the
+	// first 32 types seen: NO_SLOT is per type, and so is the breaker's
+	// run of them (Breaker is the worst of these, or a ban).
+	ByType map[string]TypeStats
+}
+
+// TypeStats are one task type's figures in Stats.
+type TypeStats struct {
+	Attempts int64 // attempts answered
+	Accepted int64
+	NoSlot   int64 // ERROR_NO_SLOT_AVAILABLE answers
+	Breaker  gobreaker.State
 }
 
 // Stats returns a snapshot of the Transport's counters.
@@ -72,7 +84,24 @@ func (t *Transport) Stats() Stats {
 		BackoffWait:     time.Duration(st.backoffWait.Load()),
 		ThreadWait:      time.Duration(st.threadWait.Load()),
 		Threads:         t.threadStats(),
+		ByType:          t.typeStats(),
 	}
+}
+
+func (t *Transport) typeStats() map[string]TypeStats {
+	st := &t.stats
+	st.mu.Lock()
+	m := make(map[string]TypeStats, len(st.byType))
+	for typ, c := range st.byType {
+		m[typ] = *c
+	}
+	st.mu.Unlock()
+	for typ, s := range t.breaker.typeStates() {
+		ts := m[typ]
+		ts.Breaker = s
+		m[typ] = ts
+	}
+	return m
 }
 
 func (t *Transport) threadStats() ThreadStats {
@@ -91,6 +120,34 @@ type counters struct {
 	polls                                atomic.Int64
 	mu                                   sync.Mutex
 	answers                              map[string]int64
+	byType                               map[string]*TypeStats // at most maxTypes
+}
+
+// countType counts an attempt's answer for its task type.
+func (c *counters) countType(typ string, act action) {
+	if typ == "" {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ts, ok := c.byType[typ]
+	if !ok {
+		if len(c.byType) >= maxTypes {
+			return
+		}
+		if c.byType == nil {
+			c.byType = make(map[string]*TypeStats)
+		}
+		ts = &TypeStats{}
+		c.byType[typ] = ts
+	}
+	ts.Attempts++
+	switch act.verdict {
+	case verdictAccepted:
+		ts.Accepted++
+	case verdictNoSlot:
+		ts.NoSlot++
+	}
 }
 
 // maxCodes bounds the distinct codes Stats.Answers keeps; later new ones

@@ -88,8 +88,8 @@ func (s *submission) end(ctx context.Context) {
 	}
 }
 
-func (s *submission) attempt(ctx context.Context, req *http.Request) (*http.Response, action, error) {
-	resp, act, err := s.t.attempt(ctx, req)
+func (s *submission) attempt(ctx context.Context, req *http.Request, typ string) (*http.Response, action, error) {
+	resp, act, err := s.t.attempt(ctx, req, typ)
 	switch {
 	case err != nil:
 		s.maybe = !errors.Is(err, ErrNotSent)
@@ -102,7 +102,7 @@ func (s *submission) attempt(ctx context.Context, req *http.Request) (*http.Resp
 		s.maybe = act.verdict == verdictLost || resp.StatusCode >= 500
 	}
 	if s.id != "" || s.maybe {
-		s.slow = slowMethod(req)
+		s.slow = slowType(typ)
 	}
 	return resp, act, err
 }

@@ -110,3 +110,103 @@ func multipartField(b []byte, boundary, name string) string {
 		}
 	}
 }
+
+// headLimit is how much of a body is read to find its method.
+const headLimit = 1 << 10
+
+// taskTypeOf reads the task type of a submit before its first attempt:
+// the query's method, else the method in the first KiB of slotguard's copy
+// of the body (prepareBody with own). "" when none is found.
+func taskTypeOf(req *http.Request, rp replayer) string {
+	if strings.Contains(req.URL.RawQuery, "method=") {
+		return TaskType(req.URL.Query().Get("method"))
+	}
+	head := rp.head[:min(len(rp.head), headLimit)]
+	return TaskType(methodIn(head, req))
+}
+
+// methodIn finds the method in a body's first bytes: a urlencoded form's
+// field, a multipart form's field, or createTask's task.type.
+func methodIn(b []byte, req *http.Request) string {
+	switch {
+	case strings.HasSuffix(req.URL.Path, "/createTask"):
+		return jsonString(b, "type")
+	case strings.HasPrefix(req.Header.Get("Content-Type"), "multipart/"):
+		return multipartValue(b, "method")
+	}
+	m, _ := formValue(b, "method")
+	return m
+}
+
+// jsonString returns the string value of the first member named key in a
+// JSON text's first bytes, without parsing the rest.
+func jsonString(b []byte, key string) string {
+	i := bytes.Index(b, []byte(`"`+key+`"`))
+	if i < 0 {
+		return ""
+	}
+	b = bytes.TrimLeft(b[i+len(key)+2:], " \t\r\n")
+	if len(b) == 0 || b[0] != ':' {
+		return ""
+	}
+	b = bytes.TrimLeft(b[1:], " \t\r\n")
+	if len(b) == 0 || b[0] != '"' {
+		return ""
+	}
+	end := bytes.IndexByte(b[1:], '"')
+	if end < 0 {
+		return ""
+	}
+	return string(b[1 : 1+end])
+}
+
+// multipartValue returns the value of a multipart form's field name, from
+// the form's first bytes.
+func multipartValue(b []byte, name string) string {
+	i := bytes.Index(b, []byte(`name="`+name+`"`))
+	if i < 0 {
+		return ""
+	}
+	b = b[i:]
+	j := bytes.Index(b, []byte("\r\n\r\n"))
+	if j < 0 {
+		return ""
+	}
+	b = b[j+4:]
+	if k := bytes.Index(b, []byte("\r\n")); k >= 0 {
+		return string(b[:k])
+	}
+	return ""
+}
+
+// formValue returns the value of field name in a urlencoded form, without
+// a copy for the common methods.
+func formValue(b []byte, name string) (string, bool) {
+	for len(b) > 0 {
+		field := b
+		if i := bytes.IndexByte(b, '&'); i >= 0 {
+			field, b = b[:i], b[i+1:]
+		} else {
+			b = nil
+		}
+		k, v, ok := bytes.Cut(field, []byte("="))
+		if !ok || string(k) != name {
+			continue
+		}
+		if bytes.ContainsAny(v, "%+") {
+			s, err := url.QueryUnescape(string(v))
+			return s, err == nil
+		}
+		if m, ok := knownMethods[string(v)]; ok {
+			return m, true // string(v) as a map key does not allocate
+		}
+		return string(v), true
+	}
+	return "", false
+}
+
+// knownMethods are in.php's common methods, as constants.
+var knownMethods = map[string]string{
+	"post": "post", "base64": "base64", "userrecaptcha": "userrecaptcha", "hcaptcha": "hcaptcha",
+	"funcaptcha": "funcaptcha", "turnstile": "turnstile", "geetest": "geetest",
+}

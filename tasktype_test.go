@@ -2,6 +2,7 @@ package slotguard
 
 import (
 	"bytes"
+	"io"
 	"mime/multipart"
 	"net/http"
 	"strings"
@@ -101,5 +102,81 @@ func TestSubmitMethod(t *testing.T) {
 				t.Errorf("the request's body was consumed: %d bytes left of %d", b.Len(), len(tt.body))
 			}
 		})
+	}
+}
+
+// TestTaskTypeOf: a submit's task type, read from the query or slotguard's
+// copy of the body: urlencoded, multipart or createTask.
+func TestTaskTypeOf(t *testing.T) {
+	var mp bytes.Buffer
+	w := multipart.NewWriter(&mp)
+	w.WriteField("key", testKey)
+	w.WriteField("method", "base64")
+	w.Close()
+	tests := []struct {
+		name, url, ctype, body, want string
+	}{
+		{"query", "http://p/in.php?key=k&method=hcaptcha", "", "", TypeHCaptcha},
+		{"form", "http://p/in.php", "application/x-www-form-urlencoded", "key=k&method=userrecaptcha&json=1", TypeRecaptcha},
+		{"escaped", "http://p/in.php", "application/x-www-form-urlencoded", "key=k&method=%74urnstile", TypeTurnstile},
+		{"multipart", "http://p/in.php", w.FormDataContentType(), mp.String(), TypeImage},
+		{"createTask", "http://p/createTask", "application/json", `{"clientKey":"k","task": {"type" : "HCaptchaTaskProxyless"}}`, TypeHCaptcha},
+		{"unknown", "http://p/in.php", "application/x-www-form-urlencoded", "key=k&method=amazon_waf", "amazon_waf"},
+		{"none", "http://p/in.php", "application/x-www-form-urlencoded", "key=k", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := http.NewRequest("POST", tt.url, strings.NewReader(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", tt.ctype)
+			cur, rp, err := prepareBody(req, defaultMaxReplayBody, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := taskTypeOf(cur, rp); got != tt.want {
+				t.Errorf("taskTypeOf = %q, want %q", got, tt.want)
+			}
+			var b bytes.Buffer
+			b.ReadFrom(cur.Body)
+			if b.String() != tt.body {
+				t.Errorf("the body to send: %d bytes, want the %d sent", b.Len(), len(tt.body))
+			}
+		})
+	}
+}
+
+// TestSharedGetBodySubmit: a submit whose GetBody rewinds the very body the
+// request carries (go-retryablehttp's, for a seekable body) reaches the
+// provider whole: the Transport reads its task type from its own copy.
+func TestSharedGetBodySubmit(t *testing.T) {
+	const body = "key=k&method=post&body=aGVsbG8"
+	var got string
+	base := rtFunc(func(r *http.Request) (*http.Response, error) {
+		b, _ := io.ReadAll(r.Body)
+		r.Body.Close()
+		got = string(b)
+		return textResp(200, "OK|1"), nil
+	})
+	tr := mustNew(t, base, Config{})
+	shared := strings.NewReader(body)
+	req, _ := http.NewRequest("POST", "http://provider.test/in.php", nil)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Body = io.NopCloser(shared)
+	req.GetBody = func() (io.ReadCloser, error) {
+		shared.Seek(0, io.SeekStart)
+		return io.NopCloser(shared), nil
+	}
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got != body {
+		t.Errorf("the provider got %q, want %q", got, body)
+	}
+	if st := tr.Stats().ByType[TypeImage]; st.Accepted != 1 {
+		t.Errorf("ByType[image] = %+v, want one accepted", st)
 	}
 }

@@ -64,6 +64,7 @@ func New(base http.RoundTripper, cfg Config) (*Transport, error) {
 			logger:   cfg.Logger,
 			maxBody:  cmp.Or(cfg.MaxReplayBody, defaultMaxReplayBody),
 			userTurn: scaled(userTurnWait, scale),
+			typed:    true,
 		},
 	}
 	t.pacer = pacer{lim: lim, moving: t.rc != nil}
@@ -101,7 +102,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // attempt sends one attempt through breaker, budget, pacer and in-flight
 // bound. Until base has req, req's body is its to close.
-func (t *Transport) attempt(ctx context.Context, req *http.Request) (*http.Response, action, error) {
+func (t *Transport) attempt(ctx context.Context, req *http.Request, typ string) (*http.Response, action, error) {
 	sent := false
 	defer func() {
 		if !sent {
@@ -111,7 +112,7 @@ func (t *Transport) attempt(ctx context.Context, req *http.Request) (*http.Respo
 	st := &t.stats
 	var ad admission
 	var err error
-	if ad.done, ad.probe, err = t.allow(ctx); err != nil {
+	if ad.done, ad.probe, err = t.allow(ctx, typ); err != nil {
 		return nil, action{}, notSent(err)
 	}
 	err = t.admit(ctx, &ad)
@@ -137,6 +138,7 @@ func (t *Transport) attempt(ctx context.Context, req *http.Request) (*http.Respo
 		return nil, action{}, err
 	}
 	resp, act := inspect(resp, t.retry.provider, &t.bound)
+	st.countType(typ, act)
 	if t.polls != nil && act.verdict == verdictAccepted {
 		t.polls.submitted(req, resp)
 	}
@@ -152,8 +154,8 @@ type admission struct {
 }
 
 // allow asks the local breaker, then the shared one.
-func (t *Transport) allow(ctx context.Context) (done func(error), probe bool, err error) {
-	done, err = t.breaker.allow()
+func (t *Transport) allow(ctx context.Context, typ string) (done func(error), probe bool, err error) {
+	done, err = t.breaker.allow(typ)
 	if err != nil {
 		t.stats.failedFast.Add(1)
 		t.reassert(ctx, err)

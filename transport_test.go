@@ -158,6 +158,7 @@ func TestStats(t *testing.T) {
 			// 3 s (at 7.5 and 8 s).
 			NoSlotHeadroom: 108,
 			SubmitHeadroom: 48,
+			ByType:         map[string]TypeStats{TypeRecaptcha: {Attempts: 4, Accepted: 1, NoSlot: 2, Breaker: gobreaker.StateClosed}},
 		}
 		if diff := cmp.Diff(want, st); diff != "" {
 			t.Errorf("Stats (-want +got):\n%s", diff)

@@ -39,6 +39,7 @@ func formats(createTaskID int) []format {
 		{"json=1 in the form", "/in.php", "application/x-www-form-urlencoded", form + "&json=1", "", v1JSON},
 		{"json=1 in a multipart form", "/in.php", "multipart/form-data; boundary=XX",
 			"--XX\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\n" + key + "\r\n" +
+				"--XX\r\nContent-Disposition: form-data; name=\"method\"\r\n\r\nuserrecaptcha\r\n" +
 				"--XX\r\nContent-Disposition: form-data; name=\"json\"\r\n\r\n1\r\n--XX--\r\n", "", v1JSON},
 		{"createTask", "/createTask", "application/json",
 			`{"clientKey":"` + key + `","task":{"type":"RecaptchaV2TaskProxyless","websiteURL":"https://example.com","websiteKey":"x"}}`,
