@@ -200,3 +200,27 @@ func maxInWindow(times []time.Duration, span time.Duration) int {
 	}
 	return most
 }
+
+// rewindingRequest is a POST of body whose GetBody rewinds the very reader
+// the request carries, as go-retryablehttp's does for a seekable body.
+func rewindingRequest(url, body string) *http.Request {
+	shared := strings.NewReader(body)
+	req, _ := http.NewRequest("POST", url, nil)
+	req.Body = io.NopCloser(shared)
+	req.GetBody = func() (io.ReadCloser, error) {
+		shared.Seek(0, io.SeekStart)
+		return io.NopCloser(shared), nil
+	}
+	return req
+}
+
+// recordBody is a base that keeps the last request body it got in *got and
+// answers answer.
+func recordBody(got *string, answer string) http.RoundTripper {
+	return rtFunc(func(r *http.Request) (*http.Response, error) {
+		b, _ := io.ReadAll(r.Body)
+		r.Body.Close()
+		*got = string(b)
+		return textResp(200, answer), nil
+	})
+}

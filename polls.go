@@ -3,7 +3,6 @@ package slotguard
 import (
 	"cmp"
 	"context"
-	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -69,8 +68,9 @@ func newPollPacer(c PollPacing, scale float64) *pollPacer {
 	}
 }
 
-// submitted records an accepted submit, whose answer is resp's body.
-func (p *pollPacer) submitted(req *http.Request, resp *http.Response) {
+// submitted records an accepted submit, whose answer is resp's body; slow
+// for a reCAPTCHA-like task, polled first later.
+func (p *pollPacer) submitted(slow bool, resp *http.Response) {
 	ab, ok := resp.Body.(*answerBody)
 	if !ok || ab.rest != nil {
 		return
@@ -80,7 +80,7 @@ func (p *pollPacer) submitted(req *http.Request, resp *http.Response) {
 		return
 	}
 	first := p.first
-	if slowMethod(req) {
+	if slow {
 		first = p.firstSlow
 	}
 	now := time.Now()
@@ -203,24 +203,13 @@ func pollTask(req *http.Request, withBody bool) (*http.Request, string, error) {
 		}
 		return req, q.Get("id"), nil
 	case withBody && strings.HasSuffix(p, "/getTaskResult"):
-		r, replay, err := prepareBody(req, maxPollBody, false)
-		if err != nil || replay.getBody == nil {
+		// Read from slotguard's own copy: the caller's GetBody may rewind
+		// the very body the request carries (go-retryablehttp's does).
+		r, replay, err := prepareBody(req, maxPollBody, true)
+		if err != nil {
 			return r, "", err
 		}
-		body, _ := replay.getBody()
-		b, _ := io.ReadAll(body)
-		body.Close()
-		if !replay.own {
-			// The caller's GetBody may rewind the very body r carries
-			// (go-retryablehttp's does for a seekable body): send a
-			// fresh copy.
-			fresh, err := replay.next(r)
-			if err != nil {
-				return nil, "", err
-			}
-			r.Body.Close()
-			r = fresh
-		}
+		b := replay.head
 		f, ok := scanFlat(b)
 		if !ok {
 			f, ok = scanStd(b)
@@ -252,7 +241,3 @@ func (p *pollPacer) reserve(id string, now time.Time) time.Duration {
 	p.tasks[id] = now.Add(p.every)
 	return 0
 }
-
-// slowMethod reports whether a submit is for a reCAPTCHA-like task, which
-// the provider solves in 15 s or more.
-func slowMethod(req *http.Request) bool { return slowType(TaskType(submitMethod(req))) }

@@ -1,6 +1,7 @@
 package slotguard
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"math"
@@ -171,30 +172,22 @@ func TestPollLongSolution(t *testing.T) {
 
 // TestPollSharedGetBody: a getTaskResult whose GetBody rewinds the very
 // body the request carries (go-retryablehttp's does, for a seekable body)
-// still reaches the provider whole after the Transport read its taskId.
+// still reaches the provider whole, and the Transport reads its taskId.
 func TestPollSharedGetBody(t *testing.T) {
 	const body = `{"clientKey":"k","taskId":42}`
 	var got string
-	base := rtFunc(func(r *http.Request) (*http.Response, error) {
-		b, _ := io.ReadAll(r.Body)
-		r.Body.Close()
-		got = string(b)
-		return textResp(200, `{"errorId":0,"status":"processing"}`), nil
-	})
-	tr := mustNew(t, base, Config{Threads: Threads{Enabled: true}})
-	shared := strings.NewReader(body)
-	req, _ := http.NewRequest("POST", "http://provider.test/getTaskResult", nil)
-	req.Body = io.NopCloser(shared)
-	req.GetBody = func() (io.ReadCloser, error) {
-		shared.Seek(0, io.SeekStart)
-		return io.NopCloser(shared), nil
-	}
-	resp, err := tr.RoundTrip(req)
+	tr := mustNew(t, recordBody(&got, `{"errorId":0,"status":"ready","solution":{"text":"x"}}`), Config{Threads: Threads{Enabled: true}})
+	tr.threads.acquire(context.Background())
+	tr.threads.accepted("42", false)
+	resp, err := tr.RoundTrip(rewindingRequest("http://provider.test/getTaskResult", body))
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
 	if got != body {
 		t.Errorf("the provider got %q, want %q", got, body)
+	}
+	if st := tr.Stats().Threads; st.Polled != 1 || st.Held != 0 {
+		t.Errorf("threads %+v, want task 42's permit back, seen ended by the poll", st)
 	}
 }

@@ -2,10 +2,6 @@ package slotguard
 
 import (
 	"bytes"
-	"encoding/json"
-	"io"
-	"mime"
-	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strings"
@@ -55,78 +51,20 @@ func slowType(typ string) bool {
 	return typ == TypeRecaptcha || typ == TypeHCaptcha || typ == TypeFunCaptcha
 }
 
-// maxMethodBody bounds what is read of a request body to find its method.
-const maxMethodBody = 64 << 10
-
-// submitMethod returns the method a submit names: in.php's method field
-// (from the query, a urlencoded form or a multipart form), or createTask's
-// task.type. The body is read through GetBody, so only a replayable body
-// is read: the retrier makes every body it may replay so. "" when none is
-// found.
-func submitMethod(req *http.Request) string {
-	if m := req.URL.Query().Get("method"); m != "" {
-		return m
-	}
-	if req.GetBody == nil {
-		return ""
-	}
-	body, err := req.GetBody()
-	if err != nil {
-		return ""
-	}
-	defer body.Close()
-	b, _ := io.ReadAll(io.LimitReader(body, maxMethodBody))
-	if strings.HasSuffix(req.URL.Path, "/createTask") {
-		var v struct {
-			Task struct {
-				Type string `json:"type"`
-			} `json:"task"`
-		}
-		json.Unmarshal(b, &v)
-		return v.Task.Type
-	}
-	ct, params, _ := mime.ParseMediaType(req.Header.Get("Content-Type"))
-	if ct == "multipart/form-data" && params["boundary"] != "" {
-		return multipartField(b, params["boundary"], "method")
-	}
-	if !bytes.Contains(b, []byte("method=")) {
-		return ""
-	}
-	q, _ := url.ParseQuery(string(b))
-	return q.Get("method")
-}
-
-// multipartField returns the value of a multipart form's field name, or "".
-func multipartField(b []byte, boundary, name string) string {
-	r := multipart.NewReader(bytes.NewReader(b), boundary)
-	for {
-		p, err := r.NextPart()
-		if err != nil {
-			return ""
-		}
-		if p.FormName() == name && p.FileName() == "" {
-			v, _ := io.ReadAll(io.LimitReader(p, 256))
-			return string(v)
-		}
-	}
-}
-
-// headLimit is how much of a body is read to find its method.
-const headLimit = 1 << 10
-
 // taskTypeOf reads the task type of a submit before its first attempt:
-// the query's method, else the method in the first KiB of slotguard's copy
-// of the body (prepareBody with own). "" when none is found.
+// the query's method, else the method in slotguard's copy of the body
+// (prepareBody with own; the first MaxReplayBody bytes of a longer one).
+// "" when none is found.
 func taskTypeOf(req *http.Request, rp replayer) string {
 	if strings.Contains(req.URL.RawQuery, "method=") {
 		return TaskType(req.URL.Query().Get("method"))
 	}
-	head := rp.head[:min(len(rp.head), headLimit)]
-	return TaskType(methodIn(head, req))
+	return TaskType(methodIn(rp.head, req))
 }
 
-// methodIn finds the method in a body's first bytes: a urlencoded form's
-// field, a multipart form's field, or createTask's task.type.
+// methodIn finds the method in a body: a urlencoded form's field, a
+// multipart form's field, or createTask's task.type, without parsing the
+// rest.
 func methodIn(b []byte, req *http.Request) string {
 	switch {
 	case strings.HasSuffix(req.URL.Path, "/createTask"):

@@ -2,7 +2,6 @@ package slotguard
 
 import (
 	"bytes"
-	"io"
 	"mime/multipart"
 	"net/http"
 	"strings"
@@ -66,52 +65,16 @@ func FuzzTaskType(f *testing.F) {
 	})
 }
 
-// TestSubmitMethod: the method comes from the query, a urlencoded or
-// multipart form, or createTask's task.type, read through GetBody and left
-// for the request to send.
-func TestSubmitMethod(t *testing.T) {
-	var mp bytes.Buffer
-	w := multipart.NewWriter(&mp)
-	w.WriteField("key", testKey)
-	fw, _ := w.CreateFormFile("file", "captcha.png")
-	fw.Write([]byte("method=userrecaptcha")) // a file's bytes are not a field
-	w.WriteField("method", "post")
-	w.Close()
-	tests := []struct {
-		name, url, ctype, body, want string
-	}{
-		{"query", "http://p/in.php?key=k&method=hcaptcha", "", "", "hcaptcha"},
-		{"form", "http://p/in.php", "application/x-www-form-urlencoded", "key=k&method=userrecaptcha&json=1", "userrecaptcha"},
-		{"multipart", "http://p/in.php", w.FormDataContentType(), mp.String(), "post"},
-		{"createTask", "http://p/createTask", "application/json", `{"clientKey":"k","task":{"type":"TurnstileTaskProxyless"}}`, "TurnstileTaskProxyless"},
-		{"none", "http://p/in.php", "application/x-www-form-urlencoded", "key=k", ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			req, err := http.NewRequest("POST", tt.url, strings.NewReader(tt.body))
-			if err != nil {
-				t.Fatal(err)
-			}
-			req.Header.Set("Content-Type", tt.ctype)
-			if got := submitMethod(req); got != tt.want {
-				t.Errorf("submitMethod = %q, want %q", got, tt.want)
-			}
-			var b bytes.Buffer
-			b.ReadFrom(req.Body)
-			if b.String() != tt.body {
-				t.Errorf("the request's body was consumed: %d bytes left of %d", b.Len(), len(tt.body))
-			}
-		})
-	}
-}
-
 // TestTaskTypeOf: a submit's task type, read from the query or slotguard's
 // copy of the body: urlencoded, multipart or createTask.
 func TestTaskTypeOf(t *testing.T) {
 	var mp bytes.Buffer
 	w := multipart.NewWriter(&mp)
 	w.WriteField("key", testKey)
-	w.WriteField("method", "base64")
+	fw, _ := w.CreateFormFile("file", "captcha.png")
+	fw.Write([]byte("method=userrecaptcha")) // a file's bytes are not a field
+	fw.Write(bytes.Repeat([]byte{0x89}, 4<<10))
+	w.WriteField("method", "post") // after the file, past the first KiB
 	w.Close()
 	tests := []struct {
 		name, url, ctype, body, want string
@@ -121,6 +84,7 @@ func TestTaskTypeOf(t *testing.T) {
 		{"escaped", "http://p/in.php", "application/x-www-form-urlencoded", "key=k&method=%74urnstile", TypeTurnstile},
 		{"multipart", "http://p/in.php", w.FormDataContentType(), mp.String(), TypeImage},
 		{"createTask", "http://p/createTask", "application/json", `{"clientKey":"k","task": {"type" : "HCaptchaTaskProxyless"}}`, TypeHCaptcha},
+		{"createTask, spaced", "http://p/createTask", "application/json", `{"clientKey":"k","task":{"type":"TurnstileTaskProxyless"}}`, TypeTurnstile},
 		{"unknown", "http://p/in.php", "application/x-www-form-urlencoded", "key=k&method=amazon_waf", "amazon_waf"},
 		{"none", "http://p/in.php", "application/x-www-form-urlencoded", "key=k", ""},
 	}
@@ -153,21 +117,9 @@ func TestTaskTypeOf(t *testing.T) {
 func TestSharedGetBodySubmit(t *testing.T) {
 	const body = "key=k&method=post&body=aGVsbG8"
 	var got string
-	base := rtFunc(func(r *http.Request) (*http.Response, error) {
-		b, _ := io.ReadAll(r.Body)
-		r.Body.Close()
-		got = string(b)
-		return textResp(200, "OK|1"), nil
-	})
-	tr := mustNew(t, base, Config{})
-	shared := strings.NewReader(body)
-	req, _ := http.NewRequest("POST", "http://provider.test/in.php", nil)
+	tr := mustNew(t, recordBody(&got, "OK|1"), Config{})
+	req := rewindingRequest("http://provider.test/in.php", body)
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Body = io.NopCloser(shared)
-	req.GetBody = func() (io.ReadCloser, error) {
-		shared.Seek(0, io.SeekStart)
-		return io.NopCloser(shared), nil
-	}
 	resp, err := tr.RoundTrip(req)
 	if err != nil {
 		t.Fatal(err)

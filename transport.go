@@ -140,7 +140,7 @@ func (t *Transport) attempt(ctx context.Context, req *http.Request, typ string) 
 	resp, act := inspect(resp, t.retry.provider, &t.bound)
 	st.countType(typ, act)
 	if t.polls != nil && act.verdict == verdictAccepted {
-		t.polls.submitted(req, resp)
+		t.polls.submitted(slowType(typ), resp)
 	}
 	t.finish(ctx, &ad, act)
 	return resp, act, nil
