@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+
+	"github.com/slotguard/slotguard"
 )
 
 var (
@@ -39,7 +41,7 @@ func (p *proxy) modifyResponse(resp *http.Response) error {
 		return fmt.Errorf("%w (%d bytes)", errResponseTooLarge, resp.ContentLength)
 	}
 	body := &capped{ReadCloser: resp.Body, left: p.maxResp}
-	if !isSubmit(resp.Request.URL) {
+	if !slotguard.IsSubmit(resp.Request) {
 		body.rec, _ = resp.Request.Context().Value(recorderKey{}).(*recorder)
 		resp.Body = body
 		return nil

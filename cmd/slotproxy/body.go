@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"sync/atomic"
 	"time"
+
+	"github.com/slotguard/slotguard"
 )
 
 // heldBytes bounds the request body bytes that the requests inside the
@@ -117,7 +119,7 @@ func (p *proxy) queueFull(r *http.Request, read []byte, rest io.Reader) *failure
 	f := &failure{status: http.StatusServiceUnavailable, side: sideProxy, kind: "queue-full",
 		msg:        "the requests waiting in the proxy hold -max-queued-bytes of bodies already: nothing was sent, safe to send again",
 		retryAfter: time.Second}
-	if p.refusal == refuseDialect && isSubmit(r.URL) {
+	if p.refusal == refuseDialect && slotguard.IsSubmit(r) {
 		if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct == "application/x-www-form-urlencoded" {
 			f.jsonForm = hasParam(io.MultiReader(bytes.NewReader(read), rest), "json=1")
 		}

@@ -59,7 +59,7 @@ func levelOf(side string) slog.Level {
 // provider's answer.
 func (p *proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	f := p.failure(r, err)
-	if isSubmit(r.URL) && f.side == sideUpstream {
+	if slotguard.IsSubmit(r) && f.side == sideUpstream {
 		// The provider may have accepted and billed the task.
 		f.msg += "; the task may have been accepted: do not resubmit blindly"
 	}

@@ -163,7 +163,7 @@ func (p *proxy) serveProxy(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	// modifyResponse reaches the recorder through the context.
 	ctx = context.WithValue(ctx, recorderKey{}, rec)
-	if p.maxWait > 0 && isSubmit(r.URL) {
+	if p.maxWait > 0 && slotguard.IsSubmit(r) {
 		// Never outwait the client (issue 15): a submit that cannot leave
 		// within -max-wait is refused, as NO_SLOT, before the client's
 		// own timeout fires.
@@ -203,9 +203,6 @@ func (p *proxy) served(r *http.Request, rec *recorder, start time.Time, v any) {
 		panic(v)
 	}
 }
-
-// isSubmit reports whether u submits a task, by slotguard's own rule.
-func isSubmit(u *url.URL) bool { return slotguard.IsSubmit(&http.Request{URL: u}) }
 
 // bufferPool reuses ReverseProxy's copy buffers, 32 KiB each, which it
 // would otherwise allocate per request.

@@ -90,7 +90,7 @@ func overrunFailure(retryAfter time.Duration) *failure {
 // for in -refusal dialect: the ban that holds the breaker open, else
 // NO_SLOT. "" for a failure that is not a refusal of a submit.
 func refusalCode(r *http.Request, f failure, err error) string {
-	if !isSubmit(r.URL) || f.side != sideProxy {
+	if !slotguard.IsSubmit(r) || f.side != sideProxy {
 		return ""
 	}
 	switch f.kind {
