@@ -1,13 +1,8 @@
 package slotguard
 
 import (
-	"cmp"
 	"fmt"
 	"math"
-	"sync"
-	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // Adaptive makes the pacer follow the provider's answers, AIMD style: each
@@ -19,6 +14,13 @@ import (
 // trade is measured by cmd/slotbench (policy slotguard-adaptive), and the
 // defaults are the factors that sat best between the two there. It is
 // therefore opt-in.
+//
+// The adaptive rate is kept per task type (TaskType; the first 32 types
+// seen), because NO_SLOT speaks of the workers of one type: a reCAPTCHA
+// shortage slows reCAPTCHA submits, not image ones. Rate (or the
+// schedule's hour) stays the key's ceiling for all types together, and is
+// what a shared pacer (Shared.Pacer) holds for the fleet; each process
+// adapts its own types' rates below it.
 type Adaptive struct {
 	// Enabled switches adaptive pacing on. The zero value: off.
 	Enabled bool
@@ -91,132 +93,4 @@ func (s *Schedule) validate(name string) error {
 		}
 	}
 	return nil
-}
-
-// limitSetter is a Waiter whose rate can move (a *rate.Limiter, or a shared
-// limiter that supports it).
-type limitSetter interface{ SetLimit(rate.Limit) }
-
-// newRateControl returns the rate control cfg asks for, nil when the rate
-// never moves. r is the scaled Rate.
-func newRateControl(cfg Config, r float64, lim *rate.Limiter, scale float64) *rateControl {
-	hours := cfg.Schedule != Schedule{}
-	if !cfg.Adaptive.Enabled && !hours {
-		return nil
-	}
-	a := cfg.Adaptive
-	scale = max(scale, 1)
-	c := &rateControl{
-		base:     r,
-		adaptive: a.Enabled,
-		floor:    cmp.Or(a.Floor*scale, r/10),
-		dec:      cmp.Or(a.Decrease, 0.75),
-		inc:      cmp.Or(a.Increase*scale, r/8),
-		scale:    scale,
-		cur:      r,
-		ceiling:  r,
-		hour:     -1,
-	}
-	if hours {
-		s := cfg.Schedule
-		c.hours = &s
-	}
-	if lim != nil {
-		c.targets = append(c.targets, lim)
-	}
-	if ls, ok := cfg.Shared.Pacer.(limitSetter); ok {
-		c.targets = append(c.targets, ls)
-	}
-	return c
-}
-
-// rateControl moves the pacer's rate: the schedule sets the ceiling for
-// each hour, and adaptive pacing follows the answers below it.
-type rateControl struct {
-	targets         []limitSetter
-	base            float64 // Config.Rate, scaled
-	hours           *Schedule
-	adaptive        bool
-	floor, dec, inc float64
-	scale           float64
-	mu              sync.Mutex
-	cur, ceiling    float64
-	hour            int // the hour whose ceiling applies; -1 before the first
-}
-
-// observe is called with each answer's verdict.
-func (c *rateControl) observe(v verdict) {
-	if !c.adaptive {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.applyHour(time.Now())
-	r := c.cur
-	switch v {
-	case verdictNoSlot, verdictUserTurn, verdictRetryAfter:
-		r = max(c.floor, r*c.dec)
-	case verdictAccepted:
-		r = min(c.ceiling, r+c.inc)
-	}
-	c.set(r)
-}
-
-// tick applies the schedule's hour, before an attempt.
-func (c *rateControl) tick(now time.Time) {
-	if c.hours == nil {
-		return
-	}
-	c.mu.Lock()
-	c.applyHour(now)
-	c.mu.Unlock()
-}
-
-func (c *rateControl) applyHour(now time.Time) {
-	if c.hours == nil {
-		return
-	}
-	h := now.UTC().Hour()
-	if h == c.hour {
-		return
-	}
-	c.hour = h
-	c.ceiling = c.base
-	if r := c.hours[h]; r > 0 {
-		c.ceiling = r * max(c.scale, 1)
-	}
-	// A new hour starts at its ceiling: the schedule is the user's word
-	// for what the hour can take; adaptive pacing then moves below it.
-	c.set(c.ceiling)
-}
-
-func (c *rateControl) set(r float64) {
-	if r == c.cur {
-		return
-	}
-	c.cur = r
-	for _, t := range c.targets {
-		t.SetLimit(rate.Limit(r))
-	}
-}
-
-func (c *rateControl) rate() float64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.applyHour(time.Now())
-	return c.cur
-}
-
-// rate is the pacer's current rate in real-time attempts per second.
-func (t *Transport) rate() float64 {
-	var r float64
-	switch {
-	case t.rc != nil:
-		r = t.rc.rate()
-	case t.pacer.lim != nil:
-		r = float64(t.pacer.lim.Limit())
-	default:
-		return math.Inf(1)
-	}
-	return r / max(t.scale, 1)
 }

@@ -1,7 +1,12 @@
 package slotguard
 
 import (
+	"fmt"
+	"io"
 	"math"
+	"net/http"
+	"net/url"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -74,6 +79,96 @@ func TestSchedule(t *testing.T) {
 		}
 		if got := time.Since(start); got != time.Second {
 			t.Errorf("7 submits at the high-availability rate took %v, want 1s", got)
+		}
+	})
+}
+
+// TestAdaptivePerType: NO_SLOT slows the type that got it and no other
+// (issue 14): after a run of reCAPTCHA NO_SLOT answers, image submits still
+// go at the ceiling, to the exact virtual millisecond, and reCAPTCHA ones at
+// its lowered rate. The key's ceiling holds for both together.
+func TestAdaptivePerType(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		seen := map[string]int{}
+		base := rtFunc(func(r *http.Request) (*http.Response, error) {
+			b, _ := io.ReadAll(r.Body)
+			r.Body.Close()
+			q, _ := url.ParseQuery(string(b))
+			m := q.Get("method")
+			mu.Lock()
+			defer mu.Unlock()
+			seen[m]++
+			if m == "userrecaptcha" {
+				return textResp(200, CodeNoSlot), nil
+			}
+			return textResp(200, "OK|1"), nil
+		})
+		// Rate 2/s, burst 1; each NO_SLOT multiplies reCAPTCHA's rate by 0.5.
+		tr := mustNew(t, base, Config{
+			Rate:     2,
+			Adaptive: Adaptive{Enabled: true, Decrease: 0.5, Floor: 0.25},
+			Retry:    Backoff{Attempts: 1},
+			Breaker:  BreakerConfig{Failures: Unlimited},
+		})
+		send := func(method string) {
+			resp, err := tr.RoundTrip(formReq(t, method))
+			if err != nil {
+				t.Fatalf("%s: %v", method, err)
+			}
+			resp.Body.Close()
+		}
+		for range 3 {
+			send("userrecaptcha") // 2 -> 1 -> 0.5 -> 0.25
+		}
+		time.Sleep(10 * time.Second) // every bucket full again
+		start := time.Now()
+		for range 5 {
+			send("post")
+		}
+		if got := time.Since(start); got != 2*time.Second {
+			t.Errorf("5 image submits after a reCAPTCHA shortage took %v, want 2s (the ceiling, 2/s)", got)
+		}
+		time.Sleep(10 * time.Second)
+		start = time.Now()
+		for range 2 {
+			send("userrecaptcha")
+		}
+		// The first goes on the full bucket; the second waits 1/0.25 s.
+		if got := time.Since(start); got != 4*time.Second {
+			t.Errorf("2 reCAPTCHA submits at the floor took %v, want 4s", got)
+		}
+		by := tr.Stats().ByType
+		if by["image"].Rate != 2 || by["recaptcha"].Rate != 0.25 {
+			t.Errorf("ByType rates: image %v, recaptcha %v; want 2 and the floor 0.25", by["image"].Rate, by["recaptcha"].Rate)
+		}
+		if got := tr.Stats().Rate; got != 2 {
+			t.Errorf("Stats.Rate = %v, want 2 (the fastest type)", got)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if seen["post"] != 5 || seen["userrecaptcha"] != 5 {
+			t.Errorf("provider saw %v, want 5 post and 5 userrecaptcha", seen)
+		}
+	})
+}
+
+// TestAdaptiveTypesBounded: random method names do not grow the rates
+// past maxTypes; the rest share the untyped rate.
+func TestAdaptiveTypesBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := mustNew(t, memRT{answers(CodeNoSlot)}, Config{Rate: 1000, Adaptive: Adaptive{Enabled: true}, Retry: Backoff{Attempts: 1}, Breaker: BreakerConfig{Failures: Unlimited}})
+		for i := range 100 {
+			resp, err := tr.RoundTrip(formReq(t, fmt.Sprintf("m%d", i)))
+			if err == nil {
+				resp.Body.Close()
+			}
+		}
+		tr.rc.mu.Lock()
+		n := len(tr.rc.typed)
+		tr.rc.mu.Unlock()
+		if n > maxTypes {
+			t.Errorf("%d typed rates after 100 method names, want at most %d", n, maxTypes)
 		}
 	})
 }

@@ -55,6 +55,9 @@ type TypeStats struct {
 	Accepted int64
 	NoSlot   int64 // ERROR_NO_SLOT_AVAILABLE answers
 	Breaker  gobreaker.State
+	// Rate is the type's adaptive rate, attempts per second (with
+	// Adaptive on; 0 otherwise): NO_SLOT slows the type that got it.
+	Rate float64
 }
 
 // Stats returns a snapshot of the Transport's counters.
@@ -99,6 +102,11 @@ func (t *Transport) typeStats() map[string]TypeStats {
 	for typ, s := range t.breaker.typeStates() {
 		ts := m[typ]
 		ts.Breaker = s
+		m[typ] = ts
+	}
+	for typ, r := range t.rc.typeRates() {
+		ts := m[typ]
+		ts.Rate = r
 		m[typ] = ts
 	}
 	return m

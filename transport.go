@@ -50,12 +50,13 @@ func New(base http.RoundTripper, cfg Config) (*Transport, error) {
 	}
 	scale := cfg.TimeScale
 	r := cmp.Or(cfg.Rate, defaultRate) * max(scale, 1)
-	lim := newLimiter(r, cmp.Or(cfg.Burst, defaultBurst))
+	burst := cmp.Or(cfg.Burst, defaultBurst)
+	lim := newLimiter(r, burst)
 	t := &Transport{
 		base:    baseOr(base),
 		breaker: newBreaker(cfg.Breaker, scale),
 		budget:  newLocalBudget(cfg.Budget, scale),
-		rc:      newRateControl(cfg, r, lim, scale),
+		rc:      newRateControl(cfg, r, burst, lim, scale),
 		shared:  cfg.Shared,
 		scale:   scale,
 		retry: retrier{
@@ -110,14 +111,14 @@ func (t *Transport) attempt(ctx context.Context, req *http.Request, typ string) 
 		}
 	}()
 	st := &t.stats
-	var ad admission
+	ad := admission{typ: typ}
 	var err error
 	if ad.done, ad.probe, err = t.allow(ctx, typ); err != nil {
 		return nil, action{}, notSent(err)
 	}
 	err = t.admit(ctx, &ad)
 	if err == nil {
-		err = t.pace(ctx)
+		err = t.pace(ctx, typ)
 	}
 	if err == nil {
 		var waited time.Duration
@@ -148,6 +149,7 @@ func (t *Transport) attempt(ctx context.Context, req *http.Request, typ string) 
 
 // admission is what let an attempt through, to be told its outcome.
 type admission struct {
+	typ           string      // the submit's task type
 	done          func(error) // the local breaker's
 	probe         bool        // the shared breaker's probe
 	local, shared bool        // admitted by the local and the shared budget
@@ -231,9 +233,10 @@ func (t *Transport) admit(ctx context.Context, ad *admission) error {
 	}
 }
 
-// pace waits out any MAX_USER_TURN hold, then for a token: the shared
-// pacer's when there is one and it answers, the local one's otherwise.
-func (t *Transport) pace(ctx context.Context) error {
+// pace waits out any MAX_USER_TURN hold, then for a token of typ's
+// adaptive rate (with Adaptive), then for the key's: the shared pacer's
+// when there is one and it answers, the local one's otherwise.
+func (t *Transport) pace(ctx context.Context, typ string) error {
 	waited, err := t.retry.hold.wait(ctx)
 	t.stats.pacerWait.Add(int64(waited))
 	if err != nil {
@@ -241,6 +244,11 @@ func (t *Transport) pace(ctx context.Context) error {
 	}
 	if t.rc != nil {
 		t.rc.tick(time.Now())
+		waited, err := t.rc.wait(ctx, typ)
+		t.stats.pacerWait.Add(int64(waited))
+		if err != nil {
+			return err
+		}
 	}
 	if sp := t.shared.Pacer; sp != nil {
 		start := time.Now()
@@ -265,7 +273,7 @@ func (t *Transport) finish(ctx context.Context, ad *admission, act action) {
 		t.shared.Budget.Done(ctx, o)
 	}
 	if t.rc != nil {
-		t.rc.observe(act.verdict)
+		t.rc.observe(ad.typ, act.verdict)
 	}
 
 	t.breaker.report(ad.done, act)

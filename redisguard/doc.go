@@ -15,8 +15,9 @@
 // process's own slotguard.Config limits still apply on top. The zero Config
 // is the provider's advice: 2 attempts/s, burst 1, 110 NO_SLOT answers a
 // minute (the provider blocks the key for 10 minutes at 120), 50 submits per
-// 3 s (MAX_USER_TURN past 60), 50 ms per Redis call. slotguard's adaptive
-// pacing and hourly schedule move the shared pacer through its SetLimit.
+// 3 s (MAX_USER_TURN past 60), 50 ms per Redis call. slotguard's hourly
+// schedule moves the shared pacer through its SetLimit; its adaptive pacing
+// keeps a rate per task type in each process, below the shared one.
 //
 // Forty processes with their own pacers at 2/s send 80 attempts a second,
 // and forty local NO_SLOT budgets are forty times the ban line; with

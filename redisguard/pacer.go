@@ -15,7 +15,8 @@ import (
 // Pacer paces the submit attempts of every process of the fleet together:
 // one GCRA schedule in Redis (the algorithm of redis_rate and of
 // x/time/rate), one token per attempt. It implements slotguard.Waiter, and
-// SetLimit, so slotguard's adaptive pacing and hourly schedule move it.
+// SetLimit, so slotguard's hourly schedule moves it (its adaptive pacing
+// adapts per task type in each process, below this pace).
 //
 // Wait reserves: one script call moves the schedule's theoretical arrival
 // time (TAT) one interval on and tells the caller when its slot comes, and
