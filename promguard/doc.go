@@ -32,6 +32,15 @@
 //	slotguard_polls_total                    counter  res.php polls paced
 //	slotguard_shared_down                    gauge    1 while a shared part fails
 //
+// by task type (slotguard.TaskType: image, recaptcha, hcaptcha, ...; the
+// Transport keeps at most 32 types, so the label's values are bounded):
+//
+//	slotguard_type_attempts_total{type}      counter  attempts answered
+//	slotguard_type_accepted_total{type}      counter  submits accepted
+//	slotguard_type_no_slot_total{type}       counter  NO_SLOT answers: a type's workers are short
+//	slotguard_type_breaker_state{type,state} gauge    1 for the type's breaker run's state
+//	slotguard_type_rate{type}                gauge    the type's adaptive rate (with Config.Adaptive on)
+//
 // and, with Config.Threads on (absent otherwise, so that a Transport without
 // permits does not show a limit of 0 and a wait of 0):
 //

@@ -74,5 +74,9 @@ func Example() {
 	// slotguard_thread_tasks 1
 	// slotguard_thread_waiters 0
 	// slotguard_transport_errors_total 0
+	// slotguard_type_accepted_total 1
+	// slotguard_type_attempts_total 1
+	// slotguard_type_breaker_state 3 series
+	// slotguard_type_no_slot_total 0
 	// slotguard_wait_seconds_total 6 series
 }

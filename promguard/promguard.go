@@ -52,6 +52,11 @@ func New(t *slotguard.Transport, opts Options) prometheus.Collector {
 		limit:           d("thread_limit", "Thread permits allowed: the capacity plus the overbook."),
 		waiters:         d("thread_waiters", "Submits waiting for a thread permit."),
 		expectedWait:    d("thread_expected_wait_seconds", "How long a new submit would wait for a thread permit at the recent pace of releases; -1: no pace to go by yet."),
+		typeAttempts:    d("type_attempts_total", "Submit attempts answered, by task type (slotguard.TaskType: image, recaptcha, ...; at most 32 types).", "type"),
+		typeAccepted:    d("type_accepted_total", "Submits the provider accepted, by task type.", "type"),
+		typeNoSlot:      d("type_no_slot_total", "ERROR_NO_SLOT_AVAILABLE answers, by task type: NO_SLOT is per type.", "type"),
+		typeBreaker:     d("type_breaker_state", "1 for the state of each task type's breaker run, 0 for the others.", "type", "state"),
+		typeRate:        d("type_rate", "Each task type's adaptive rate, submit attempts per second (with adaptive pacing on).", "type"),
 		releases:        d("thread_releases_total", "Thread permits given back, by reason: not_accepted (the submit ended without acceptance), polled (a poll saw the task end), explicit (TaskDone), ceiling (held too long).", "reason"),
 	}
 }
@@ -64,6 +69,7 @@ type collector struct {
 	failedFast, breaker, breakerOpens, inFlight, rate, waits       *prometheus.Desc
 	noSlotHeadroom, submitHeadroom, polls, sharedDown              *prometheus.Desc
 	held, tasks, capacity, limit, waiters, expectedWait, releases  *prometheus.Desc
+	typeAttempts, typeAccepted, typeNoSlot, typeBreaker, typeRate  *prometheus.Desc
 }
 
 // Describe implements prometheus.Collector.
@@ -73,6 +79,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		c.failedFast, c.breaker, c.breakerOpens, c.inFlight, c.rate, c.waits,
 		c.noSlotHeadroom, c.submitHeadroom, c.polls, c.sharedDown,
 		c.held, c.tasks, c.capacity, c.limit, c.waiters, c.expectedWait, c.releases,
+		c.typeAttempts, c.typeAccepted, c.typeNoSlot, c.typeBreaker, c.typeRate,
 	} {
 		ch <- d
 	}
@@ -118,6 +125,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(c.submitHeadroom, float64(st.SubmitHeadroom))
 	counter(c.polls, float64(st.Polls))
 	gauge(c.sharedDown, b2f(st.SharedDown))
+	c.collectTypes(st.ByType, counter, gauge)
 
 	th := st.Threads
 	if th.Limit == 0 {
@@ -140,6 +148,22 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		{"not_accepted", th.NotAccepted}, {"polled", th.Polled}, {"explicit", th.Explicit}, {"ceiling", th.Ceiling},
 	} {
 		counter(c.releases, float64(r.n), r.reason)
+	}
+}
+
+// collectTypes exports the figures by task type. Their count is bounded
+// by the Transport (32 types), so the label's cardinality is too.
+func (c *collector) collectTypes(by map[string]slotguard.TypeStats, counter, gauge func(*prometheus.Desc, float64, ...string)) {
+	for typ, ts := range by {
+		counter(c.typeAttempts, float64(ts.Attempts), typ)
+		counter(c.typeAccepted, float64(ts.Accepted), typ)
+		counter(c.typeNoSlot, float64(ts.NoSlot), typ)
+		for _, s := range []gobreaker.State{gobreaker.StateClosed, gobreaker.StateHalfOpen, gobreaker.StateOpen} {
+			gauge(c.typeBreaker, b2f(ts.Breaker == s), typ, s.String())
+		}
+		if ts.Rate > 0 {
+			gauge(c.typeRate, ts.Rate, typ)
+		}
 	}
 }
 

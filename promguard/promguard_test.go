@@ -1,6 +1,7 @@
 package promguard_test
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +22,9 @@ import (
 
 const api = "https://ocr.captchaai.com"
 
+// image is a base64 image body the fake takes (over 100 bytes).
+var image = base64.StdEncoding.EncodeToString(make([]byte, 200))
+
 // newTransport returns a Transport over an in-memory fake provider with
 // cfg, and a client through it.
 func newTransport(t *testing.T, pc captchaaitest.Config, cfg slotguard.Config) (*slotguard.Transport, *http.Client) {
@@ -34,13 +38,20 @@ func newTransport(t *testing.T, pc captchaaitest.Config, cfg slotguard.Config) (
 	return tr, &http.Client{Transport: tr}
 }
 
-// submit sends one in.php submit and returns the answer, or the error's
-// text.
+// submit sends one reCAPTCHA submit and returns the answer, or the
+// error's text.
 func submit(t *testing.T, c *http.Client) string {
 	t.Helper()
+	return submitMethod(t, c, "userrecaptcha")
+}
+
+// submitMethod sends one in.php submit of method and returns the answer,
+// or the error's text.
+func submitMethod(t *testing.T, c *http.Client, method string) string {
+	t.Helper()
 	resp, err := c.PostForm(api+"/in.php", url.Values{
-		"key": {captchaaitest.DefaultKey}, "method": {"userrecaptcha"},
-		"googlekey": {"6Le-x"}, "pageurl": {"https://example.com/"},
+		"key": {captchaaitest.DefaultKey}, "method": {method},
+		"googlekey": {"6Le-x"}, "pageurl": {"https://example.com/"}, "body": {image},
 	})
 	if errors.Is(err, slotguard.ErrCircuitOpen) {
 		return "circuit open"
@@ -161,6 +172,44 @@ slotguard_breaker_state{state="closed"} 1
 slotguard_breaker_state{state="half-open"} 0
 slotguard_breaker_state{state="open"} 0
 slotguard_breaker_opens_total 1
+`)
+	})
+}
+
+// TestByType: the figures by task type, with reCAPTCHA's workers out and
+// image ones free: reCAPTCHA's breaker run opens and its rate falls while
+// image's stays closed at the ceiling.
+func TestByType(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr, c := newTransport(t,
+			captchaaitest.Config{Pools: map[string]captchaaitest.Pool{"recaptcha": {Workers: 0}}},
+			slotguard.Config{
+				Rate:     2,
+				Adaptive: slotguard.Adaptive{Enabled: true, Decrease: 0.5},
+				Retry:    slotguard.Backoff{Attempts: 1},
+				Breaker:  slotguard.BreakerConfig{Failures: 2, OpenFor: time.Minute},
+			})
+		col := registry(t, promguard.New(tr, promguard.Options{}))
+		submit(t, c)
+		submit(t, c)
+		if got := submitMethod(t, c, "base64"); !strings.HasPrefix(got, "OK|") {
+			t.Fatalf("image submit with reCAPTCHA out = %q, want accepted", got)
+		}
+		compare(t, col, `
+slotguard_type_attempts_total{type="image"} 1
+slotguard_type_attempts_total{type="recaptcha"} 2
+slotguard_type_accepted_total{type="image"} 1
+slotguard_type_accepted_total{type="recaptcha"} 0
+slotguard_type_no_slot_total{type="image"} 0
+slotguard_type_no_slot_total{type="recaptcha"} 2
+slotguard_type_breaker_state{state="closed",type="image"} 1
+slotguard_type_breaker_state{state="half-open",type="image"} 0
+slotguard_type_breaker_state{state="open",type="image"} 0
+slotguard_type_breaker_state{state="closed",type="recaptcha"} 0
+slotguard_type_breaker_state{state="half-open",type="recaptcha"} 0
+slotguard_type_breaker_state{state="open",type="recaptcha"} 1
+slotguard_type_rate{type="image"} 2
+slotguard_type_rate{type="recaptcha"} 0.5
 `)
 	})
 }

@@ -129,8 +129,9 @@
 // (NO_SLOT and every other code), _transport_errors_total,
 // _failed_fast_total, _breaker_state{state}, _breaker_opens_total,
 // _in_flight, _rate, _wait_seconds_total{cause="pacer|limit|backoff|budget|poll"}
-// the ban budget's headroom, and with -threads the slotguard_thread_*
-// series; and the proxy's own
+// the ban budget's headroom, the slotguard_type_* series by task type
+// (NO_SLOT, the breaker's run and the adaptive rate are per type), and
+// with -threads the slotguard_thread_* series; and the proxy's own
 // slotproxy_requests_total{endpoint,code} (499 for a client that left),
 // slotproxy_request_duration_seconds{endpoint},
 // slotproxy_errors_total{endpoint,side,kind},
