@@ -225,3 +225,81 @@ func TestTypedOpeningSurvivesFlush(t *testing.T) {
 		t.Errorf("B's provider saw %v, want no reCAPTCHA", ps[1].seen)
 	}
 }
+
+// allowType calls Allow(typ) on every fleet at once and returns the
+// probers and the number refused.
+func allowType(t *testing.T, fs []*Fleet, typ string) (probers []*Breaker, refused int) {
+	t.Helper()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, f := range fs {
+		wg.Go(func() {
+			probe, err := f.Breaker.Allow(context.Background(), typ)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case errors.Is(err, slotguard.ErrCircuitOpen):
+				refused++
+			case err != nil:
+				t.Errorf("Allow(%q) = %v", typ, err)
+			case probe:
+				probers = append(probers, f.Breaker)
+			}
+		})
+	}
+	wg.Wait()
+	return probers, refused
+}
+
+func TestBreakerOneProbePerType(t *testing.T) {
+	// Two types open: after their open periods, one probe of each for the
+	// whole fleet; the reCAPTCHA probe's Close closes reCAPTCHA only.
+	fs := fleetOf(t, redistest.Addr(t), testKey(t), 10, Config{ProbeTimeout: time.Minute})
+	ctx := ctxFor(t, 10*time.Second)
+	for _, typ := range []string{slotguard.TypeRecaptcha, slotguard.TypeImage} {
+		must(t, "Open", fs[0].Breaker.Open(ctx, typ, time.Now().Add(20*time.Millisecond), ""))
+	}
+	time.Sleep(40 * time.Millisecond)
+	rp, rr := allowType(t, fs, slotguard.TypeRecaptcha)
+	ip, ir := allowType(t, fs, slotguard.TypeImage)
+	if len(rp) != 1 || rr != 9 || len(ip) != 1 || ir != 9 {
+		t.Fatalf("probes: reCAPTCHA %d (%d refused), image %d (%d refused); want one each, 9 refused", len(rp), rr, len(ip), ir)
+	}
+	must(t, "Close", rp[0].Close(ctx, slotguard.TypeRecaptcha))
+	if p, r := allowType(t, fs, slotguard.TypeRecaptcha); len(p) != 0 || r != 0 {
+		t.Errorf("reCAPTCHA after its probe's Close: %d probes, %d refused, want neither", len(p), r)
+	}
+	if p, r := allowType(t, fs, slotguard.TypeImage); len(p) != 0 || r != 10 {
+		t.Errorf("image with its probe out: %d probes, %d refused, want 10 refused", len(p), r)
+	}
+	must(t, "Release", ip[0].Release(ctx, slotguard.TypeImage))
+	if p, r := allowType(t, fs, slotguard.TypeImage); len(p) != 1 || r != 9 {
+		t.Errorf("image after its probe's Release: %d probes, %d refused, want the next probe", len(p), r)
+	}
+}
+
+func TestRestartKeepsTypedOpening(t *testing.T) {
+	// A process that saw a reCAPTCHA opening (Allow) writes it back after
+	// Redis lost it, for reCAPTCHA only.
+	s := redistest.Start(t)
+	fs := fleetOf(t, s.Addr, testKey(t), 3, Config{})
+	seer, fresh := fs[1].Breaker, fs[2].Breaker
+	seer.recheck = 0 // ask Redis at each refusal, not once a second
+	ctx := ctxFor(t, 10*time.Second)
+	until := time.Now().Add(time.Minute)
+	must(t, "Open", fs[0].Breaker.Open(ctx, slotguard.TypeRecaptcha, until, ""))
+	if _, err := seer.Allow(ctx, slotguard.TypeRecaptcha); !errors.Is(err, slotguard.ErrCircuitOpen) {
+		t.Fatalf("Allow = %v, want the opening", err)
+	}
+	must(t, "FLUSHALL", fs[0].link.c.FlushAll(ctx).Err())
+	if _, err := seer.Allow(ctx, slotguard.TypeRecaptcha); !errors.Is(err, slotguard.ErrCircuitOpen) {
+		t.Fatalf("Allow after the flush = %v, want its copy", err)
+	}
+	var oe *slotguard.OpenError
+	if _, err := fresh.Allow(ctx, slotguard.TypeRecaptcha); !errors.As(err, &oe) || oe.Code != "" || oe.Until.Sub(until).Abs() > 100*time.Millisecond {
+		t.Errorf("a process that never saw it: Allow(recaptcha) after the flush = %v, want the opening until %v", err, until.Format(time.StampMilli))
+	}
+	if probe, err := fresh.Allow(ctx, slotguard.TypeImage); probe || err != nil {
+		t.Errorf("Allow(image) after the flush = %v, %v, want allowed", probe, err)
+	}
+}
