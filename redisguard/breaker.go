@@ -49,6 +49,7 @@ import (
 type Breaker struct {
 	l            *link
 	base         string
+	fixed        []string // the keys every call names: KEYS[1..5] and [9..11]
 	probeTimeout time.Duration
 	tripFor      time.Duration // how much longer than the opening tripped lives
 	recheck      time.Duration // how often a refusing Allow asks Redis
@@ -83,8 +84,10 @@ const recheckEvery = time.Second
 
 func newBreaker(l *link, base string, cfg *Config) *Breaker {
 	return &Breaker{
-		l:            l,
-		base:         base,
+		l:    l,
+		base: base,
+		fixed: []string{base + "epoch", base + "types", base + "open", base + "tripped", base + "probe",
+			base + "open:", base + "tripped:", base + "probe:"},
 		probeTimeout: cfg.scaled(cmp.Or(cfg.ProbeTimeout, defaultProbeTimeout)),
 		tripFor:      cfg.scaled(time.Hour),
 		recheck:      recheckEvery,
@@ -104,12 +107,13 @@ func ownType(typ string) string {
 // keys are the scripts' keys for type typ (breakerlua.go).
 func (b *Breaker) keys(typ string) []string {
 	k := make([]string, 0, 11)
-	k = append(k, b.base+"epoch", b.base+"types", b.base+"open", b.base+"tripped", b.base+"probe")
-	for range 2 {
+	k = append(k, b.fixed[:5]...)
+	if typ == "" {
+		k = append(k, b.fixed[5:]...)
+	} else {
 		k = append(k, b.base+"open:"+typ, b.base+"tripped:"+typ, b.base+"probe:"+typ)
-		typ = ""
 	}
-	return k
+	return append(k, b.fixed[5:]...)
 }
 
 // newToken returns a token no other call of the fleet uses.
