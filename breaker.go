@@ -57,6 +57,7 @@ type breaker struct {
 	ban      atomic.Pointer[banHold]
 	openFor  time.Duration // cb's timeout, when newBreaker built it
 	openedAt sync.Map      // a run's name: Unix nanoseconds of its last opening
+	shared   sync.Map      // a run's name: the opening last claimed for the shared breaker
 	opens    atomic.Int64  // openings so far, every type's
 	logged   atomic.Int64  // openings already logged
 
@@ -163,6 +164,37 @@ func (b *breaker) cbFor(typ string) *gobreaker.TwoStepCircuitBreaker[struct{}] {
 	return cb
 }
 
+// sharedType is the type under which the shared breaker keeps typ's run:
+// typ, or "" when typ shares the untyped run here (past maxTypes types).
+// Without NO_SLOT runs here, typ itself: the shared breaker bounds its own.
+func (b *breaker) sharedType(typ string) string {
+	if cb := b.cbFor(typ); cb != nil && cb == b.cb {
+		return ""
+	}
+	return typ
+}
+
+// claimOpening reports, once per opening, that the run typ's answers count
+// in has opened since the last call: the opening to share with the fleet,
+// for that run's type only. (newlyOpened is every type's, for the log: a
+// NO_SLOT of one type must not claim another type's opening.)
+func (b *breaker) claimOpening(typ string) bool {
+	cb := b.cbFor(typ)
+	if cb == nil {
+		return false
+	}
+	at, ok := b.openedAt.Load(cb.Name())
+	if !ok {
+		return false
+	}
+	old, ok := b.shared.Load(cb.Name())
+	if !ok {
+		_, loaded := b.shared.LoadOrStore(cb.Name(), at)
+		return !loaded
+	}
+	return old != at && b.shared.CompareAndSwap(cb.Name(), old, at)
+}
+
 // banned reports whether a ban the provider answered holds the key now.
 func (b *breaker) banned(now time.Time) bool {
 	h := b.ban.Load()
@@ -264,8 +296,8 @@ func (b *breaker) state() gobreaker.State {
 // keeps the run of NO_SLOT answers per task type (TaskType, for the first
 // 32 types seen): NO_SLOT means every worker of the requested type is
 // busy, so one type's shortage opens that type's breaker only. A ban the
-// provider answers blocks the whole key. With Shared.Breaker, an opening
-// is still shared with the fleet for the whole key.
+// provider answers blocks the whole key. With Shared.Breaker, the fleet
+// shares them alike: a type's opening for that type, a ban for the key.
 type BreakerConfig struct {
 	// Failures is how many consecutive NO_SLOT answers open the breaker.
 	// It counts answers, not time: at Rate r it is Failures/r seconds in

@@ -25,9 +25,10 @@ type Shared struct {
 	// Budget keeps the fleet's attempts under the provider's ban lines,
 	// alongside the local budget.
 	Budget Budget
-	// Breaker shares the breaker's open state: one process that sees an
-	// outage or a ban opens it for all, and one probe goes through for
-	// the whole fleet after the open period.
+	// Breaker shares the breaker's open state: one process that sees a
+	// type's outage opens that type's for all, one that sees a ban opens
+	// the key's for all, and one probe goes through for the whole fleet
+	// after each open period.
 	Breaker SharedBreaker
 	// Threads shares the thread permits (Config.Threads): the fleet's
 	// tasks in flight are leases keyed by task id, given back by whichever
@@ -74,23 +75,39 @@ const (
 
 // SharedBreaker is the fleet-wide half of the breaker. Each process still
 // runs its own breaker; this shares the result: an opening, and its end.
+//
+// It keeps the breaker per task type, as the Transport's own breaker does
+// (see BreakerConfig): typ is a TaskType, or "" for the untyped run (a
+// submit whose type is unknown, and the types past the first 32, which
+// share it). A run of NO_SLOT answers (code "") opens typ's breaker only,
+// for the whole fleet: a reCAPTCHA shortage leaves image captchas alone. A
+// ban the provider answered (code "ERROR: 1001", ...) opens the whole key:
+// every type is refused, naming the code. Each open breaker, the key's
+// and each type's, lets one probe of the whole fleet through after its
+// open period. An implementation may bound the types it keeps apart, and
+// put the others together in the untyped run.
 type SharedBreaker interface {
-	// Allow reports whether a submit may go now. While the fleet's breaker
-	// is open it returns an *OpenError. Once the open period has passed it
-	// lets exactly one submit of the whole fleet through as the probe
-	// (probe true) and keeps refusing the others until the probe's
-	// outcome is reported, or for a bounded time if it never is.
-	Allow(ctx context.Context) (probe bool, err error)
-	// Open opens the fleet's breaker until until (a later opening wins),
-	// naming the provider's ban code, or "" for a run of NO_SLOT answers.
-	Open(ctx context.Context, until time.Time, code string) error
-	// Close closes it, after an accepted probe.
-	Close(ctx context.Context) error
-	// Release ends a probe whose answer proved nothing either way
-	// (neither accepted, NO_SLOT nor a ban; or no answer at all): the
-	// breaker stays as it was, and the next submit of the fleet may probe
-	// at once, instead of after the bounded time.
-	Release(ctx context.Context) error
+	// Allow reports whether a submit of type typ may go now. While the
+	// key's breaker or typ's is open it returns an *OpenError (its Code
+	// names the ban when the key's is). Once an open period has passed it
+	// lets exactly one submit of the whole fleet through as that
+	// breaker's probe (probe true) and keeps refusing the others it holds
+	// until the probe's outcome is reported, or for a bounded time if it
+	// never is.
+	Allow(ctx context.Context, typ string) (probe bool, err error)
+	// Open opens a breaker until until (a later opening wins): the whole
+	// key's for a ban, naming the provider's ban code; typ's only for a
+	// run of NO_SLOT answers (code "").
+	Open(ctx context.Context, typ string, until time.Time, code string) error
+	// Close closes the breaker this process's probe of type typ was let
+	// through for, after it was accepted.
+	Close(ctx context.Context, typ string) error
+	// Release ends this process's probe of type typ, whose answer proved
+	// nothing either way (neither accepted, NO_SLOT nor a ban; or no
+	// answer at all): the breaker stays as it was, and the next submit of
+	// the fleet it holds may probe at once, instead of after the bounded
+	// time.
+	Release(ctx context.Context, typ string) error
 }
 
 // SharedThreads is the fleet-wide store of thread permits (Config.Threads),

@@ -22,9 +22,13 @@ type fakeShared struct {
 	waits, admits, dones  int
 	opens, closes, allows int
 	releases              int
-	openUntil             time.Time
 	outcomes              []Outcome
-	probeTaken            bool
+	// The breaker (sharedbreaker_test.go): the key's opening, each type's,
+	// the opening each type's probe was taken for, and the calls by type.
+	ban    fakeOpening
+	typed  map[string]*fakeOpening
+	probes map[string]*fakeOpening
+	calls  []string
 }
 
 func (f *fakeShared) Wait(context.Context) error {
@@ -49,47 +53,6 @@ func (f *fakeShared) Done(_ context.Context, o Outcome) {
 	defer f.mu.Unlock()
 	f.dones++
 	f.outcomes = append(f.outcomes, o)
-}
-
-func (f *fakeShared) Allow(context.Context) (bool, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.allows++
-	if f.fail != nil {
-		return false, f.fail
-	}
-	if time.Now().Before(f.openUntil) {
-		return false, &OpenError{Until: f.openUntil}
-	}
-	if !f.openUntil.IsZero() && !f.probeTaken {
-		f.probeTaken = true
-		return true, nil
-	}
-	return false, nil
-}
-
-func (f *fakeShared) Open(_ context.Context, until time.Time, _ string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.opens++
-	f.openUntil, f.probeTaken = until, false
-	return f.fail
-}
-
-func (f *fakeShared) Close(context.Context) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.closes++
-	f.openUntil = time.Time{}
-	return f.fail
-}
-
-func (f *fakeShared) Release(context.Context) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.releases++
-	f.probeTaken = false
-	return f.fail
 }
 
 // TestSharedState: the shared parts are called once per attempt, an opening
@@ -126,13 +89,13 @@ func TestSharedState(t *testing.T) {
 			t.Errorf("closes %d, outcomes %v; want 1 and NO_SLOT, NO_SLOT, accepted", f.closes, f.outcomes)
 		}
 		// Another process opened the fleet's breaker: this one fails fast.
-		f.Open(context.Background(), time.Now().Add(time.Minute), CodeBanNoSlot)
+		f.Open(context.Background(), TypeImage, time.Now().Add(time.Minute), CodeBanNoSlot)
 		if err := submit(); !errors.Is(err, ErrCircuitOpen) {
 			t.Errorf("fleet open: err = %v, want ErrCircuitOpen", err)
 		}
 		// The store fails: local limits stand in, logged once.
 		f.mu.Lock()
-		f.fail, f.openUntil = errors.New("redis: i/o timeout"), time.Time{}
+		f.fail, f.ban = errors.New("redis: i/o timeout"), fakeOpening{}
 		f.mu.Unlock()
 		for range 3 {
 			if err := submit(); err != nil {
@@ -172,7 +135,8 @@ func TestSharedProbeReleased(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				f := &fakeShared{openUntil: time.Now().Add(-time.Second)} // open, its time past: the next Allow probes
+				f := &fakeShared{} // open, its time past: the next Allow probes
+				f.typed = map[string]*fakeOpening{TypeRecaptcha: {until: time.Now().Add(-time.Second)}}
 				base := rtFunc(func(r *http.Request) (*http.Response, error) {
 					io.Copy(io.Discard, r.Body)
 					r.Body.Close()
@@ -206,15 +170,17 @@ func TestLocalOpeningReasserted(t *testing.T) {
 		if f.opens != 1 {
 			t.Fatalf("the ban opened the shared breaker %d times, want 1", f.opens)
 		}
-		f.Close(context.Background()) // the store lost it
-		for range 10 {                // 10 refusals in 2.5 s
+		f.mu.Lock()
+		f.ban = fakeOpening{} // the store lost it
+		f.mu.Unlock()
+		for range 10 { // 10 refusals in 2.5 s
 			if _, err := tr.RoundTrip(submitReq(t)); !errors.Is(err, ErrCircuitOpen) {
 				t.Fatalf("err = %v, want ErrCircuitOpen", err)
 			}
 			time.Sleep(250 * time.Millisecond)
 		}
-		if f.opens != 1+3 || !f.openUntil.After(time.Now().Add(9*time.Minute)) {
-			t.Errorf("opens %d (want 4: the ban, then once a second), shared opening until %v", f.opens, f.openUntil)
+		if f.opens != 1+3 || !f.ban.until.After(time.Now().Add(9*time.Minute)) {
+			t.Errorf("opens %d (want 4: the ban, then once a second), shared opening until %v", f.opens, f.ban.until)
 		}
 	})
 }

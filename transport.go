@@ -149,9 +149,9 @@ func (t *Transport) attempt(ctx context.Context, req *http.Request, typ string) 
 
 // admission is what let an attempt through, to be told its outcome.
 type admission struct {
-	typ           string      // the submit's task type
 	done          func(error) // the local breaker's
 	probe         bool        // the shared breaker's probe
+	typ           string      // the submit's task type
 	local, shared bool        // admitted by the local and the shared budget
 }
 
@@ -160,14 +160,14 @@ func (t *Transport) allow(ctx context.Context, typ string) (done func(error), pr
 	done, err = t.breaker.allow(typ)
 	if err != nil {
 		t.stats.failedFast.Add(1)
-		t.reassert(ctx, err)
+		t.reassert(ctx, typ, err)
 		return nil, false, err
 	}
 	sb := t.shared.Breaker
 	if sb == nil {
 		return done, false, nil
 	}
-	probe, err = sb.Allow(ctx)
+	probe, err = sb.Allow(ctx, t.breaker.sharedType(typ))
 	if errors.Is(err, ErrCircuitOpen) {
 		t.sharedUp(ctx, sharedBreaker)
 		t.stats.failedFast.Add(1)
@@ -186,8 +186,9 @@ func (t *Transport) allow(ctx context.Context, typ string) (done func(error), pr
 }
 
 // reassert writes the local breaker's opening to the shared breaker, at
-// most once a second: the store may have lost it.
-func (t *Transport) reassert(ctx context.Context, err error) {
+// most once a second: the store may have lost it. A ban is the key's, a
+// run's opening typ's.
+func (t *Transport) reassert(ctx context.Context, typ string, err error) {
 	sb := t.shared.Breaker
 	var oe *OpenError
 	if sb == nil || !errors.As(err, &oe) || oe.Until.IsZero() {
@@ -198,7 +199,7 @@ func (t *Transport) reassert(ctx context.Context, err error) {
 	if now-last < int64(time.Second) || !t.reopened.CompareAndSwap(last, now) {
 		return
 	}
-	if err := sb.Open(ctx, oe.Until, oe.Code); err != nil && ctx.Err() == nil {
+	if err := sb.Open(ctx, t.breaker.sharedType(typ), oe.Until, oe.Code); err != nil && ctx.Err() == nil {
 		t.sharedDown(ctx, sharedBreaker, err)
 	}
 }
@@ -285,18 +286,21 @@ func (t *Transport) finish(ctx context.Context, ad *admission, act action) {
 	if sb == nil {
 		return
 	}
+	// A run's opening is shared for its type only: claimed once per
+	// opening of that run, so that another type's NO_SLOT cannot claim it.
+	typ := t.breaker.sharedType(ad.typ)
 	var err error
 	switch {
 	case act.verdict == verdictBan:
-		err = sb.Open(ctx, time.Now().Add(scaled(act.hold, t.scale)), act.code)
-	case opened || ad.probe && act.verdict == verdictNoSlot:
-		err = sb.Open(ctx, time.Now().Add(t.breaker.openFor), "")
+		err = sb.Open(ctx, typ, time.Now().Add(scaled(act.hold, t.scale)), act.code)
+	case act.verdict == verdictNoSlot && (t.breaker.claimOpening(ad.typ) || ad.probe):
+		err = sb.Open(ctx, typ, time.Now().Add(t.breaker.openFor), "")
 	case ad.probe && act.verdict == verdictAccepted:
-		err = sb.Close(ctx)
+		err = sb.Close(ctx, typ)
 	case ad.probe:
 		// The probe proved nothing (another answer, or none): the next
 		// submit of the fleet may probe at once.
-		err = sb.Release(ctx)
+		err = sb.Release(ctx, typ)
 	}
 	if err != nil && ctx.Err() == nil {
 		t.sharedDown(ctx, sharedBreaker, err)

@@ -47,7 +47,7 @@ func TestBackoff(t *testing.T) {
 	ctx := context.Background()
 	s.Stop()
 
-	took, err := timed(func() error { _, err := f.Breaker.Allow(ctx); return err })
+	took, err := timed(func() error { _, err := f.Breaker.Allow(ctx, ""); return err })
 	var re *Error
 	if !errors.As(err, &re) || errors.Is(err, ErrBackoff) || took < timeout/2 {
 		t.Fatalf("first call with Redis down = %v after %v, want a failed call", err, took)
@@ -93,7 +93,7 @@ func TestBackoff(t *testing.T) {
 	}
 	f.Budget.Done(ctx, slotguard.OutcomeAccepted)
 	must(t, "Pacer.Wait with Redis back", f.Pacer.Wait(ctx))
-	_, err = f.Breaker.Allow(ctx)
+	_, err = f.Breaker.Allow(ctx, "")
 	must(t, "Breaker.Allow with Redis back", err)
 }
 

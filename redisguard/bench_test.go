@@ -69,7 +69,7 @@ func BenchmarkAttempt(b *testing.B) {
 	})[0]
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := f.Breaker.Allow(ctx); err != nil {
+		if _, err := f.Breaker.Allow(ctx, ""); err != nil {
 			b.Fatal(err)
 		}
 		if err := f.Budget.Admit(ctx); err != nil {

@@ -21,7 +21,7 @@ func allowAll(t *testing.T, fs []*Fleet) (probes, refused int) {
 	for _, f := range fs {
 		wg.Go(func() {
 			<-start
-			probe, err := f.Breaker.Allow(context.Background())
+			probe, err := f.Breaker.Allow(context.Background(), "")
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -47,9 +47,9 @@ func TestBreakerOpenSeenByAll(t *testing.T) {
 		t.Fatalf("closed: %d probes, %d refused, want neither", p, r)
 	}
 	until := time.Now().Add(300 * time.Millisecond)
-	must(t, "Open", fs[0].Breaker.Open(ctx, until, "ERROR: 1001"))
+	must(t, "Open", fs[0].Breaker.Open(ctx, "", until, "ERROR: 1001"))
 	for i, f := range fs {
-		_, err := f.Breaker.Allow(ctx)
+		_, err := f.Breaker.Allow(ctx, "")
 		var oe *slotguard.OpenError
 		if !errors.As(err, &oe) || !errors.Is(err, slotguard.ErrCircuitOpen) {
 			t.Fatalf("fleet %d: Allow = %v, want an *OpenError", i, err)
@@ -59,9 +59,9 @@ func TestBreakerOpenSeenByAll(t *testing.T) {
 		}
 	}
 	// A shorter opening does not cut the longer one.
-	must(t, "Open shorter", fs[1].Breaker.Open(ctx, time.Now().Add(50*time.Millisecond), ""))
+	must(t, "Open shorter", fs[1].Breaker.Open(ctx, "", time.Now().Add(50*time.Millisecond), ""))
 	time.Sleep(100 * time.Millisecond)
-	if _, err := fs[2].Breaker.Allow(ctx); !errors.Is(err, slotguard.ErrCircuitOpen) {
+	if _, err := fs[2].Breaker.Allow(ctx, ""); !errors.Is(err, slotguard.ErrCircuitOpen) {
 		t.Errorf("Allow after a shorter opening = %v, want still open", err)
 	}
 }
@@ -70,7 +70,7 @@ func TestBreakerOneProbeFleetWide(t *testing.T) {
 	addr := redistest.Addr(t)
 	fs := fleetOf(t, addr, testKey(t), 20, Config{ProbeTimeout: time.Minute})
 	ctx := context.Background()
-	must(t, "Open", fs[3].Breaker.Open(ctx, time.Now().Add(100*time.Millisecond), ""))
+	must(t, "Open", fs[3].Breaker.Open(ctx, "", time.Now().Add(100*time.Millisecond), ""))
 	if p, r := allowAll(t, fs); p != 0 || r != 20 {
 		t.Fatalf("open: %d probes, %d refused, want 0 and 20", p, r)
 	}
@@ -82,16 +82,16 @@ func TestBreakerOneProbeFleetWide(t *testing.T) {
 	}
 	// The probe's Until is unknown while it is out.
 	var oe *slotguard.OpenError
-	if _, err := fs[0].Breaker.Allow(ctx); !errors.As(err, &oe) || !oe.Until.IsZero() {
+	if _, err := fs[0].Breaker.Allow(ctx, ""); !errors.As(err, &oe) || !oe.Until.IsZero() {
 		t.Errorf("Allow with a probe out = %v, want an *OpenError without Until", err)
 	}
 	// Whoever probed closes it.
 	for _, f := range fs {
 		f.Breaker.mu.Lock()
-		gen := f.Breaker.gen
+		_, held := f.Breaker.probes[""]
 		f.Breaker.mu.Unlock()
-		if gen != "" {
-			must(t, "Close", f.Breaker.Close(ctx))
+		if held {
+			must(t, "Close", f.Breaker.Close(ctx, ""))
 		}
 	}
 	if p, r := allowAll(t, fs); p != 0 || r != 0 {
@@ -111,18 +111,18 @@ func TestBreakerProbeNoSlotReopens(t *testing.T) {
 	fs := fleetOf(t, addr, testKey(t), 2, Config{})
 	ctx := context.Background()
 	a, b := fs[0].Breaker, fs[1].Breaker
-	must(t, "Open", a.Open(ctx, time.Now().Add(50*time.Millisecond), ""))
+	must(t, "Open", a.Open(ctx, "", time.Now().Add(50*time.Millisecond), ""))
 	time.Sleep(80 * time.Millisecond)
-	if probe, err := a.Allow(ctx); !probe || err != nil {
+	if probe, err := a.Allow(ctx, ""); !probe || err != nil {
 		t.Fatalf("Allow after the opening = %v, %v, want the probe", probe, err)
 	}
 	// The probe was answered NO_SLOT: the Transport opens again.
-	must(t, "Open", a.Open(ctx, time.Now().Add(100*time.Millisecond), ""))
-	if _, err := b.Allow(ctx); !errors.Is(err, slotguard.ErrCircuitOpen) {
+	must(t, "Open", a.Open(ctx, "", time.Now().Add(100*time.Millisecond), ""))
+	if _, err := b.Allow(ctx, ""); !errors.Is(err, slotguard.ErrCircuitOpen) {
 		t.Errorf("Allow after the probe reopened = %v, want open", err)
 	}
 	time.Sleep(130 * time.Millisecond)
-	if probe, err := b.Allow(ctx); !probe || err != nil {
+	if probe, err := b.Allow(ctx, ""); !probe || err != nil {
 		t.Errorf("Allow after the second opening = %v, %v, want a new probe", probe, err)
 	}
 }
@@ -132,16 +132,16 @@ func TestBreakerProbeTimesOut(t *testing.T) {
 	addr := redistest.Addr(t)
 	fs := fleetOf(t, addr, testKey(t), 2, Config{ProbeTimeout: 150 * time.Millisecond})
 	ctx := context.Background()
-	must(t, "Open", fs[0].Breaker.Open(ctx, time.Now().Add(20*time.Millisecond), ""))
+	must(t, "Open", fs[0].Breaker.Open(ctx, "", time.Now().Add(20*time.Millisecond), ""))
 	time.Sleep(40 * time.Millisecond)
-	if probe, _ := fs[0].Breaker.Allow(ctx); !probe {
+	if probe, _ := fs[0].Breaker.Allow(ctx, ""); !probe {
 		t.Fatal("no probe after the opening")
 	}
-	if _, err := fs[1].Breaker.Allow(ctx); !errors.Is(err, slotguard.ErrCircuitOpen) {
+	if _, err := fs[1].Breaker.Allow(ctx, ""); !errors.Is(err, slotguard.ErrCircuitOpen) {
 		t.Errorf("Allow with a probe out = %v, want open", err)
 	}
 	time.Sleep(200 * time.Millisecond)
-	if probe, err := fs[1].Breaker.Allow(ctx); !probe || err != nil {
+	if probe, err := fs[1].Breaker.Allow(ctx, ""); !probe || err != nil {
 		t.Errorf("Allow after ProbeTimeout = %v, %v, want a new probe", probe, err)
 	}
 }
@@ -153,15 +153,15 @@ func TestBreakerStaleProbeDoesNotClose(t *testing.T) {
 	fs := fleetOf(t, addr, testKey(t), 2, Config{})
 	ctx := context.Background()
 	a, b := fs[0].Breaker, fs[1].Breaker
-	must(t, "Open", a.Open(ctx, time.Now().Add(20*time.Millisecond), ""))
+	must(t, "Open", a.Open(ctx, "", time.Now().Add(20*time.Millisecond), ""))
 	time.Sleep(40 * time.Millisecond)
-	if probe, _ := a.Allow(ctx); !probe {
+	if probe, _ := a.Allow(ctx, ""); !probe {
 		t.Fatal("no probe after the opening")
 	}
-	must(t, "Open (ban)", b.Open(ctx, time.Now().Add(time.Second), "ERROR: 1003"))
-	must(t, "Close", a.Close(ctx))
+	must(t, "Open (ban)", b.Open(ctx, "", time.Now().Add(time.Second), "ERROR: 1003"))
+	must(t, "Close", a.Close(ctx, ""))
 	var oe *slotguard.OpenError
-	if _, err := b.Allow(ctx); !errors.As(err, &oe) || oe.Code != "ERROR: 1003" {
+	if _, err := b.Allow(ctx, ""); !errors.As(err, &oe) || oe.Code != "ERROR: 1003" {
 		t.Errorf("Allow after a stale probe's Close = %v, want the ban standing", err)
 	}
 }
@@ -172,15 +172,15 @@ func TestBreakerOpenNeedsNoRoundTrip(t *testing.T) {
 	s := redistest.Start(t)
 	f := fleetOf(t, s.Addr, testKey(t), 1, Config{})[0]
 	ctx := context.Background()
-	must(t, "Open", f.Breaker.Open(ctx, time.Now().Add(time.Minute), ""))
-	if _, err := f.Breaker.Allow(ctx); !errors.Is(err, slotguard.ErrCircuitOpen) {
+	must(t, "Open", f.Breaker.Open(ctx, "", time.Now().Add(time.Minute), ""))
+	if _, err := f.Breaker.Allow(ctx, ""); !errors.Is(err, slotguard.ErrCircuitOpen) {
 		t.Fatalf("Allow = %v, want open", err)
 	}
 	s.Pause()
 	defer s.Resume()
 	start := time.Now()
 	for range 100 {
-		if _, err := f.Breaker.Allow(ctx); !errors.Is(err, slotguard.ErrCircuitOpen) {
+		if _, err := f.Breaker.Allow(ctx, ""); !errors.Is(err, slotguard.ErrCircuitOpen) {
 			t.Fatalf("Allow with Redis stalled = %v, want open", err)
 		}
 	}
@@ -197,29 +197,29 @@ func TestBreakerRelease(t *testing.T) {
 	fs := fleetOf(t, addr, testKey(t), 3, Config{ProbeTimeout: time.Minute})
 	a, b, c := fs[0].Breaker, fs[1].Breaker, fs[2].Breaker
 	ctx := context.Background()
-	must(t, "Release without a probe", a.Release(ctx))
-	must(t, "Open", a.Open(ctx, time.Now().Add(20*time.Millisecond), ""))
+	must(t, "Release without a probe", a.Release(ctx, ""))
+	must(t, "Open", a.Open(ctx, "", time.Now().Add(20*time.Millisecond), ""))
 	time.Sleep(40 * time.Millisecond)
-	if probe, err := a.Allow(ctx); !probe || err != nil {
+	if probe, err := a.Allow(ctx, ""); !probe || err != nil {
 		t.Fatalf("Allow after the opening = %v, %v, want the probe", probe, err)
 	}
-	if _, err := b.Allow(ctx); !errors.Is(err, slotguard.ErrCircuitOpen) {
+	if _, err := b.Allow(ctx, ""); !errors.Is(err, slotguard.ErrCircuitOpen) {
 		t.Fatalf("Allow with a probe out = %v, want open", err)
 	}
-	must(t, "Release", a.Release(ctx))
-	if probe, err := b.Allow(ctx); !probe || err != nil {
+	must(t, "Release", a.Release(ctx, ""))
+	if probe, err := b.Allow(ctx, ""); !probe || err != nil {
 		t.Fatalf("Allow after Release = %v, %v, want the next probe at once", probe, err)
 	}
-	if _, err := c.Allow(ctx); !errors.Is(err, slotguard.ErrCircuitOpen) {
+	if _, err := c.Allow(ctx, ""); !errors.Is(err, slotguard.ErrCircuitOpen) {
 		t.Errorf("Allow with the next probe out = %v, want open: the breaker stays tripped", err)
 	}
 	// a no longer holds a probe: its Release leaves b's alone.
-	must(t, "Release again", a.Release(ctx))
-	if _, err := c.Allow(ctx); !errors.Is(err, slotguard.ErrCircuitOpen) {
+	must(t, "Release again", a.Release(ctx, ""))
+	if _, err := c.Allow(ctx, ""); !errors.Is(err, slotguard.ErrCircuitOpen) {
 		t.Errorf("Allow after a second Release = %v, want b's probe still out", err)
 	}
-	must(t, "Close", b.Close(ctx))
-	if probe, err := c.Allow(ctx); probe || err != nil {
+	must(t, "Close", b.Close(ctx, ""))
+	if probe, err := c.Allow(ctx, ""); probe || err != nil {
 		t.Errorf("Allow after the probe's Close = %v, %v, want closed", probe, err)
 	}
 }
@@ -231,17 +231,17 @@ func TestBreakerReleaseAfterTimeout(t *testing.T) {
 	fs := fleetOf(t, addr, testKey(t), 3, Config{ProbeTimeout: 100 * time.Millisecond})
 	a, b, c := fs[0].Breaker, fs[1].Breaker, fs[2].Breaker
 	ctx := context.Background()
-	must(t, "Open", a.Open(ctx, time.Now().Add(20*time.Millisecond), ""))
+	must(t, "Open", a.Open(ctx, "", time.Now().Add(20*time.Millisecond), ""))
 	time.Sleep(40 * time.Millisecond)
-	if probe, _ := a.Allow(ctx); !probe {
+	if probe, _ := a.Allow(ctx, ""); !probe {
 		t.Fatal("no probe after the opening")
 	}
 	time.Sleep(150 * time.Millisecond)
-	if probe, _ := b.Allow(ctx); !probe {
+	if probe, _ := b.Allow(ctx, ""); !probe {
 		t.Fatal("no probe after ProbeTimeout")
 	}
-	must(t, "late Release", a.Release(ctx))
-	if _, err := c.Allow(ctx); !errors.Is(err, slotguard.ErrCircuitOpen) {
+	must(t, "late Release", a.Release(ctx, ""))
+	if _, err := c.Allow(ctx, ""); !errors.Is(err, slotguard.ErrCircuitOpen) {
 		t.Errorf("Allow after a timed-out probe's Release = %v, want the new probe still out", err)
 	}
 }

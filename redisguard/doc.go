@@ -37,11 +37,17 @@
 //     a NO_SLOT to come, so the fleet can never send the one that crosses
 //     the line, however many processes admit at once; an attempt whose
 //     answer was lost counts as a NO_SLOT for the minute.
-//   - Breaker: the open state is a key that expires at the opening's end;
-//     a second key remembers that the fleet tripped, so that after the end
-//     exactly one probe (a SET NX key with a bounded TTL) goes through for
-//     the whole fleet, and a probe whose answer proved nothing is released
-//     at once for the next. Each transition is one Lua script.
+//   - Breaker: per task type, as slotguard's own. A run of NO_SLOT
+//     answers opens its type's breaker for the fleet (a reCAPTCHA shortage
+//     leaves image captchas alone); a ban opens the key's, which refuses
+//     every type. An open state is a key that expires at the opening's
+//     end; a second key remembers that the fleet tripped, so that after
+//     the end exactly one probe per breaker (a SET NX key with a bounded
+//     TTL) goes through for the whole fleet, and a probe whose answer
+//     proved nothing is released at once for the next. The first 32
+//     types that open get a breaker each; the others share the untyped
+//     one, so random method names cannot grow Redis without bound. Each
+//     transition is one Lua script.
 //   - Threads: the thread permits of slotguard's Config.Threads (below).
 //
 // No lock is held across a request. (gobreaker's DistributedCircuitBreaker
@@ -119,7 +125,8 @@
 //     over a minute, the k-th of 110 at k/110 of it), as though the window
 //     had been full when the state was lost;
 //   - each process that holds an opening (the latest it saw or made, until
-//     its end) writes it back at its next Allow, which asks Redis once a
+//     its end: the key's, and each type's for the first 32 types it meets)
+//     writes it back at its next Allow, which asks Redis once a
 //     second while it refuses from its copy: the later end wins. An Open
 //     that failed, or was skipped in a back-off, is written back the same
 //     way once Redis answers. slotguard's Transport calls Allow only while
@@ -189,7 +196,12 @@
 // Keys are Prefix + ":{" + the first 16 hex digits of the API key's SHA-256
 // + "}:" + a name (pacer, noslot, pending, submits, open, tripped, probe,
 // epoch, threads:leases, threads:pending, threads:cap); the API key itself
-// is never stored nor logged. The braces are a
+// is never stored nor logged. The breaker's names: open, tripped and probe
+// are the key's breaker (bans); open:T, tripped:T and probe:T type T's (T
+// a slotguard.TaskType of at most 64 bytes), for at most 32 types at once;
+// open:, tripped: and probe: the untyped one (no type known, a longer
+// name, or past 32 types); types, a sorted set of the types that have
+// their own, scored by when their tripped key expires. The braces are a
 // Redis Cluster hash tag: every key of one API key lives in one slot, as
 // the Lua scripts need. Every key expires on its own when the fleet goes
 // quiet (the epoch and the threads' learned capacity after a day). Redis 6.0 or later (KEEPTTL); the scripts

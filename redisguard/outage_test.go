@@ -25,9 +25,9 @@ func fleetCalls(f *Fleet, open time.Duration) []fleetCall {
 		{"Budget.Admit", func() error { return f.Budget.Admit(ctx) }},
 		{"Budget.Done", func() error { f.Budget.Done(ctx, slotguard.OutcomeNoSlot); return nil }},
 		{"Budget.Usage", func() error { _, err := f.Budget.Usage(ctx); return err }},
-		{"Breaker.Allow", func() error { _, err := f.Breaker.Allow(ctx); return err }},
-		{"Breaker.Open", func() error { return f.Breaker.Open(ctx, time.Now().Add(open), "") }},
-		{"Breaker.Close", func() error { return f.Breaker.Close(ctx) }},
+		{"Breaker.Allow", func() error { _, err := f.Breaker.Allow(ctx, ""); return err }},
+		{"Breaker.Open", func() error { return f.Breaker.Open(ctx, "", time.Now().Add(open), "") }},
+		{"Breaker.Close", func() error { return f.Breaker.Close(ctx, "") }},
 		{"Threads.Acquire", func() error { _, err := f.Threads.Acquire(ctx, 0, 100, time.Minute); return err }},
 		{"Threads.Accepted", func() error { return f.Threads.Accepted(ctx, "", "task1", time.Minute, 0, time.Minute) }},
 		{"Threads.Release", func() error { return f.Threads.Release(ctx, "", 0) }},
@@ -68,7 +68,7 @@ func callsWork(t *testing.T, f *Fleet, what string) {
 	must(t, what+": Threads.Release", f.Threads.Release(ctx, token, 0))
 	// The process remembers the opening that callsFail made while Redis
 	// was out of reach (and writes it back), so it may be open.
-	if _, err := f.Breaker.Allow(ctx); err != nil && !errors.Is(err, slotguard.ErrCircuitOpen) {
+	if _, err := f.Breaker.Allow(ctx, ""); err != nil && !errors.Is(err, slotguard.ErrCircuitOpen) {
 		t.Errorf("%s: Breaker.Allow = %v", what, err)
 	}
 }

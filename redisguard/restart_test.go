@@ -86,18 +86,18 @@ func TestRestartKeepsOpenings(t *testing.T) {
 		holder int
 	}{
 		{"made", func(t *testing.T, _ *redistest.Server, fs []*Fleet, until time.Time) {
-			must(t, "Open", fs[0].Breaker.Open(context.Background(), until, "ERROR: 1001"))
+			must(t, "Open", fs[0].Breaker.Open(context.Background(), "", until, "ERROR: 1001"))
 		}, 0},
 		{"seen", func(t *testing.T, _ *redistest.Server, fs []*Fleet, until time.Time) {
-			must(t, "Open", fs[0].Breaker.Open(context.Background(), until, "ERROR: 1001"))
-			if _, err := fs[1].Breaker.Allow(context.Background()); !errors.Is(err, slotguard.ErrCircuitOpen) {
+			must(t, "Open", fs[0].Breaker.Open(context.Background(), "", until, "ERROR: 1001"))
+			if _, err := fs[1].Breaker.Allow(context.Background(), ""); !errors.Is(err, slotguard.ErrCircuitOpen) {
 				t.Fatalf("Allow = %v, want the opening", err)
 			}
 		}, 1},
 		{"made while Redis was down", func(t *testing.T, s *redistest.Server, fs []*Fleet, until time.Time) {
 			s.Stop()
 			var re *Error
-			if err := fs[0].Breaker.Open(context.Background(), until, "ERROR: 1001"); !errors.As(err, &re) {
+			if err := fs[0].Breaker.Open(context.Background(), "", until, "ERROR: 1001"); !errors.As(err, &re) {
 				t.Fatalf("Open with Redis down = %v, want an *Error", err)
 			}
 		}, 0},
@@ -116,12 +116,12 @@ func TestRestartKeepsOpenings(t *testing.T) {
 			s.Stop()
 			s.Restart()
 			reconnect(t, fs...)
-			must(t, "Open after the restart", other.Open(ctx, time.Now().Add(30*time.Second), ""))
+			must(t, "Open after the restart", other.Open(ctx, "", time.Now().Add(30*time.Second), ""))
 			var oe *slotguard.OpenError
-			if _, err := holder.Allow(ctx); !errors.As(err, &oe) || oe.Code != "ERROR: 1001" {
+			if _, err := holder.Allow(ctx, ""); !errors.As(err, &oe) || oe.Code != "ERROR: 1001" {
 				t.Fatalf("holder: Allow after the restart = %v, want its ERROR: 1001 opening", err)
 			}
-			_, err := fresh.Allow(ctx)
+			_, err := fresh.Allow(ctx, "")
 			if !errors.As(err, &oe) || oe.Code != "ERROR: 1001" || oe.Until.Sub(until).Abs() > 100*time.Millisecond {
 				t.Errorf("a process that never saw the ban: Allow after the restart = %v, want ERROR: 1001 until %v", err, until.Format(time.StampMilli))
 			}
