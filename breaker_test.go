@@ -2,7 +2,6 @@ package slotguard
 
 import (
 	"errors"
-	"io"
 	"math"
 	"net/http"
 	"net/url"
@@ -148,25 +147,16 @@ func formReq(t *testing.T, method string) *http.Request {
 // reCAPTCHA workers are short (issue 14). A ban blocks the whole key.
 func TestBreakerPerType(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var mu sync.Mutex
-		seen := map[string]int{}
 		ban := false
-		base := rtFunc(func(r *http.Request) (*http.Response, error) {
-			b, _ := io.ReadAll(r.Body)
-			r.Body.Close()
-			q, _ := url.ParseQuery(string(b))
-			m := q.Get("method")
-			mu.Lock()
-			defer mu.Unlock()
-			seen[m]++
+		base := &byMethod{answer: func(m string) string {
 			switch {
 			case ban:
-				return textResp(200, CodeBanNoSlot), nil
+				return CodeBanNoSlot
 			case m == "userrecaptcha":
-				return textResp(200, CodeNoSlot), nil
+				return CodeNoSlot
 			}
-			return textResp(200, "OK|1"), nil
-		})
+			return "OK|1"
+		}}
 		tr := mustNew(t, base, Config{Rate: math.Inf(1), Retry: Backoff{Attempts: 1}, Breaker: BreakerConfig{Failures: 3}})
 		send := func(method string) error {
 			resp, err := tr.RoundTrip(formReq(t, method))
@@ -190,12 +180,12 @@ func TestBreakerPerType(t *testing.T) {
 		if st.Breaker != gobreaker.StateOpen || st.BreakerOpens != 1 {
 			t.Errorf("Stats: Breaker %v, opens %d; want open (its worst run) and 1", st.Breaker, st.BreakerOpens)
 		}
-		mu.Lock()
-		if seen["userrecaptcha"] != 3 || seen["post"] != 1 {
-			t.Errorf("provider saw %v, want 3 reCAPTCHA and the others once", seen)
+		if r, p := base.saw("userrecaptcha"), base.saw("post"); r != 3 || p != 1 {
+			t.Errorf("provider saw %d reCAPTCHA and %d post, want 3 and 1", r, p)
 		}
+		base.mu.Lock()
 		ban = true
-		mu.Unlock()
+		base.mu.Unlock()
 		send("post")
 		for _, m := range []string{"post", "userrecaptcha", "turnstile"} {
 			var oe *OpenError

@@ -224,3 +224,32 @@ func recordBody(got *string, answer string) http.RoundTripper {
 		return textResp(200, answer), nil
 	})
 }
+
+// byMethod is a provider that answers each in.php form submit with
+// answer(method), and counts the submits it saw by method.
+type byMethod struct {
+	mu     sync.Mutex
+	seen   map[string]int
+	answer func(method string) string // called with mu held
+}
+
+func (p *byMethod) RoundTrip(r *http.Request) (*http.Response, error) {
+	b, _ := io.ReadAll(r.Body)
+	r.Body.Close()
+	q, _ := url.ParseQuery(string(b))
+	m := q.Get("method")
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.seen == nil {
+		p.seen = map[string]int{}
+	}
+	p.seen[m]++
+	return textResp(200, p.answer(m)), nil
+}
+
+// saw returns how many submits of method the provider saw.
+func (p *byMethod) saw(method string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.seen[method]
+}

@@ -2,11 +2,7 @@ package slotguard
 
 import (
 	"fmt"
-	"io"
 	"math"
-	"net/http"
-	"net/url"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -89,21 +85,12 @@ func TestSchedule(t *testing.T) {
 // its lowered rate. The key's ceiling holds for both together.
 func TestAdaptivePerType(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var mu sync.Mutex
-		seen := map[string]int{}
-		base := rtFunc(func(r *http.Request) (*http.Response, error) {
-			b, _ := io.ReadAll(r.Body)
-			r.Body.Close()
-			q, _ := url.ParseQuery(string(b))
-			m := q.Get("method")
-			mu.Lock()
-			defer mu.Unlock()
-			seen[m]++
+		base := &byMethod{answer: func(m string) string {
 			if m == "userrecaptcha" {
-				return textResp(200, CodeNoSlot), nil
+				return CodeNoSlot
 			}
-			return textResp(200, "OK|1"), nil
-		})
+			return "OK|1"
+		}}
 		// Rate 2/s, burst 1; each NO_SLOT multiplies reCAPTCHA's rate by 0.5.
 		tr := mustNew(t, base, Config{
 			Rate:     2,
@@ -145,10 +132,8 @@ func TestAdaptivePerType(t *testing.T) {
 		if got := tr.Stats().Rate; got != 2 {
 			t.Errorf("Stats.Rate = %v, want 2 (the fastest type)", got)
 		}
-		mu.Lock()
-		defer mu.Unlock()
-		if seen["post"] != 5 || seen["userrecaptcha"] != 5 {
-			t.Errorf("provider saw %v, want 5 post and 5 userrecaptcha", seen)
+		if p, r := base.saw("post"), base.saw("userrecaptcha"); p != 5 || r != 5 {
+			t.Errorf("provider saw %d post and %d userrecaptcha, want 5 and 5", p, r)
 		}
 	})
 }
