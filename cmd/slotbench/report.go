@@ -158,9 +158,9 @@ func rollingSeries(at []time.Duration, end, step time.Duration) []rollPoint {
 // task wins. When others tie it on both, the line says "tied:" and names
 // them all in table order, so that noise does not pick between twins. If
 // every policy started a ban, the same rule runs over all of them and the
-// line says so. "By how
-// much" compares the winner with the best ban-free baseline (a policy
-// written without slotguard), else with the best of the others.
+// line says so. "By how much" compares the winner with the best ban-free
+// baseline (a policy written without slotguard), else with the best of
+// the others.
 func verdict(results []result) string {
 	if len(results) == 0 {
 		return ""
