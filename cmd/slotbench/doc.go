@@ -1,14 +1,16 @@
 // Command slotbench answers "which retry policy should I use, and what does
 // it buy me?" with numbers. It runs one workload against one account of the
 // built-in fake provider (captchaaitest, in memory: nothing leaves the
-// machine) once per policy, with the same random seed, and prints a table:
+// machine) three times per policy, on the same three random seeds for
+// each, and prints a table of the medians with their spread:
 // goodput, slot utilisation, share of tasks accepted, time to acceptance,
 // attempts per accepted task, NO_SLOT answers per minute against the
 // provider's ban line, bans and tasks lost. Run it before you pick a retry
 // policy or change slotguard's Config, and to see what a change to
 // slotguard itself buys.
 //
-//	go run ./cmd/slotbench                 # the default workload, every policy (~30 s)
+//	go run ./cmd/slotbench                 # the default workload, every policy, 3 runs each (~25 s)
+//	go run ./cmd/slotbench -runs 9         # 9 runs each (seeds 1-9): narrower spreads, ~70 s
 //	go run ./cmd/slotbench -hour 13        # at the provider's 12-18 UTC peak
 //	go run ./cmd/slotbench -policies guide,slotguard -plot out.png -json out.json
 //	go run ./cmd/slotbench -collapse 5     # 20 slots fall to 5 for the middle third, then recover
@@ -42,18 +44,18 @@
 //
 // Time is compressed by -speed (default 150): the provider, the slotguard
 // Transports (Config.TimeScale) and the hand-written loops' sleeps all run
-// that many times faster, so each policy's 10 minutes take 4 seconds and the
-// default run of seven policies about 30 seconds. Policies run one after
-// another, so that a spinning loop cannot steal the CPU from another
-// policy's timers. Every number in the table is provider time; two runs
-// with the same seed agree within about 1% on goodput and utilisation.
+// that many times faster, so each run's 10 minutes take 4 seconds, and the
+// default 3 runs of seven policies, four runs at a time, about 25 seconds
+// (see Repeated runs). Every number in the table is provider time; two
+// runs with the same seed agree within about 1% on goodput and utilisation.
 //
 // # Flags
 //
 // The workload's flags: -slots and -workers (the account's worker slots,
 // or threads, and the workers that feed it), -solve-min and -solve-max
 // (the range solve times are drawn from), -duration (each policy's run),
-// -speed, -seed (solve times, the shared pool, jitter), -bans=false (the
+// -speed, -seed (solve times, the shared pool, jitter; the first run's),
+// -runs (see Repeated runs), -bans=false (the
 // provider's bans and limits off), -hour (the UTC hour the provider's day
 // starts at, with other customers' load in its shared pool; -1, the
 // default: no shared pool), -first-poll and -poll (the workers' res.php
@@ -87,25 +89,92 @@
 //	lost              tasks given up: attempts exhausted, circuit open, banned
 //
 // The last line names the winner: the policy with the highest goodput
-// among those that started no ban; goodputs within 2% tie (the run-to-run
-// noise is about 1%), and the tie goes to fewer attempts per accepted task.
-// It says what the winner buys over the best ban-free policy written
-// without slotguard.
+// among those that started no ban in any run; where goodputs tie, the one
+// with the fewest attempts per accepted task. Two figures tie when their
+// medians differ by no more than the sum of their spreads (the intervals
+// median ± spread overlap), or by no more than 2% (the noise of one run,
+// which a single run's spread of 0 cannot show). When the best policies
+// tie on both, the line says "tied:" and names them all, in table order,
+// instead of a winner. It says what the first of them buys over the best
+// ban-free policy written without slotguard.
+//
+// # Repeated runs
+//
+// One run is one seed's draw of solve times, jitter and the order in
+// which workers meet free slots, and a policy's figures move from seed to
+// seed by as much as two good policies differ. So -runs N (default 3) runs
+// every policy N times, on seeds -seed, -seed+1, ... (the same seeds for
+// every policy), and every figure in the table is the median of the N
+// runs, followed by its spread: "97.0% ±0.4". The spread is half the range
+// from the lowest run to the highest, (max - min) / 2; with 3 runs, the
+// median ± spread covers every run when the median sits mid-range. Counts
+// (bans, tasks lost, the NO_SLOT peak) are medians too, rounded; the bans
+// column also lists the codes any run started, and a policy that started a
+// ban in any run is out of the verdict and named as banned.
+//
+// In JSON each row keeps its fields, now the medians (a single run's
+// values with -runs 1), and adds "runs" (N) and "range": for every number
+// of the row, under its name, its "median", "min", "max" and "spread"
+// (e.g. "range": {"utilization": {"median": 0.969, "min": 0.968, "max":
+// 0.972, "spread": 0.002}, ...}). bans_by, lost_by and no_slot_per_minute
+// are medians key by key. CSV has the medians only. -plot draws the run on
+// the first seed.
+//
+// Runs go four at a time, in table order (so a round can hold two
+// policies): each has its own in-memory provider, and at x150 a run takes
+// about 0.25 s of CPU in its 4 s, so four at once leave a 2-core machine
+// mostly idle. Measured on a 2-core machine shared with other builds, 3
+// runs of the default workload per policy, against the same runs in
+// virtual time (testing/synctest: no timer is ever late):
+//
+//	runs at once, speed          wall time   slotguard util  attempts/task  adaptive util  attempts/task  threads util  attempts/task
+//	virtual time (reference)             -    97.1% ±0.1       2.02 ±0.01     94.7% ±0.5     1.44 ±0.02   93.6% ±0.2     1.33 ±0.01
+//	1, -speed 50                      252 s    97.0% ±0.1       2.01 ±0.01     94.5% ±0.3     1.41 ±0.01   93.6% ±0.2     1.31 ±0.01
+//	3, -speed 50                       84 s    97.1% ±0.1       2.01 ±0.01     94.7% ±0.2     1.42 ±0.01   93.7% ±0.3     1.32 ±0.02
+//	1, -speed 150                      84 s    97.0% ±0.1       2.02 ±0.01     94.1% ±0.5     1.38 ±0.01   93.4% ±0.2     1.30 ±0.01
+//	4, -speed 150 (the default)        24 s    97.0% ±0.1       2.01 ±0.01     93.7% ±0.3     1.39 ±0.00   93.3% ±0.3     1.31 ±0.02
+//	7, -speed 150                      12 s    97.0% ±0.1       2.01 ±0.01     94.0% ±0.3     1.37 ±0.00   93.6% ±0.4     1.29 ±0.01
+//
+// Four at once (two more such commands: 24 s each, the same figures
+// within their spreads) moved none of these figures, nor guide-batch's,
+// past the spreads of one at a time at the same speed; only the spinning
+// loops' counts of tasks lost moved, by 2%. What moves adaptive pacing
+// (up to a point of utilisation and 0.06 attempts per task against
+// virtual time) is -speed itself, one run at a time or four. Seven at
+// once were as good on these rows, but put the rounds of the two spinning
+// loops (naive, guide) together with guide-batch, and one such round cost
+// guide-batch a run at 66% utilisation; four is the margin. With four at a
+// time the 21 runs of the default take 6 rounds of 4 s: 3 runs is as many
+// as fit the main command's 25 s (4 would take 28 s). Fewer policies
+// (-policies) or more runs cost a round of 4 s per four runs.
+//
+// The spread is the seeds' spread, not the machine's: runs that go at
+// once share the machine's load. One command with 3 runs at a time, while
+// other builds and tests shared the machine, put every run of adaptive
+// pacing and thread permits at 39-42% utilisation (against 94%), with
+// spreads of 0.3 points; the same command just after printed the rows
+// above. Late timers move every run of a round alike, so a narrow spread
+// does not vouch for a quiet machine: when figures look off, run again,
+// with -speed 50 or on a quiet machine.
+//
+// The other sections' tables were printed by single runs, before -runs;
+// -runs 1 prints such a table, without spreads.
 //
 // # The default workload
 //
 // From the repository root on a 2-core machine, go run ./cmd/slotbench
-// printed (the heading line and the note under the table left out):
+// printed in 24 s (the heading line and the notes under the table left
+// out; each figure the median of 3 runs, ± its spread):
 //
-//	  policy              accepted/min  slot util  accepted/started    p50     p95     p99  attempts/task  peak NO_SLOT/min                    bans  lost
-//	  naive                        2.8       4.8%              0.5%   0.0s    0.0s    0.1s         211.32               120  3 (1001,MAX_USER_TURN)  5769
-//	  guide                        2.3       4.1%              0.4%   0.0s   14.6s   14.6s         251.52               120                1 (1001)  5642
-//	  guide-batch                 52.8      86.7%            100.0%  34.6s   40.2s   43.9s           1.10                 7                       0     0
-//	  slotguard                   59.5      97.0%             97.1%  20.1s   62.2s   84.3s           2.02                69                       0    18
-//	  slotguard-jitter            59.5      97.0%             97.5%  21.0s   61.6s   81.4s           2.02                69                       0    15
-//	  slotguard-adaptive          57.4      93.6%             99.8%   9.3s  113.8s  187.2s           1.37                26                       0     1
-//	  slotguard-threads           57.1      93.2%            100.0%  30.4s   36.8s   41.6s           1.31                23                       0     0
-//	winner: slotguard, 59.5 tasks accepted/min, 97% slot utilisation, 2.02 attempts/task, no bans (tied within noise with slotguard-jitter); [...]
+//	  policy              accepted/min   slot util  accepted/started         p50         p95           p99  attempts/task  peak NO_SLOT/min                         bans       lost
+//	  naive                   2.8 ±0.0   4.8% ±0.1         0.5% ±0.0   0.0s ±0.0   0.0s ±0.0     0.0s ±0.0   211.46 ±0.09          120 ±0.0  3 ±0.0 (1001,MAX_USER_TURN)  5773 ±2.5
+//	  guide                   2.4 ±0.1   4.2% ±0.1         0.4% ±0.0   0.0s ±0.0  14.5s ±0.1    14.6s ±0.1  241.25 ±10.10          120 ±0.0                1 ±0.0 (1001)  5642 ±4.0
+//	  guide-batch            53.3 ±0.3  87.3% ±0.5       100.0% ±0.0  34.5s ±0.4  39.9s ±0.8    43.5s ±0.5     1.11 ±0.01            7 ±0.0                            0     0 ±0.0
+//	  slotguard              59.5 ±0.1  97.0% ±0.1        96.9% ±0.7  20.9s ±5.7  61.4s ±0.6    83.6s ±0.8     2.02 ±0.01           69 ±1.0                            0    19 ±4.5
+//	  slotguard-jitter       59.6 ±0.3  96.9% ±0.1        96.9% ±0.9  13.5s ±6.0  60.4s ±0.7    80.4s ±0.4     2.01 ±0.01           69 ±1.0                            0    19 ±6.0
+//	  slotguard-adaptive     57.7 ±0.1  94.2% ±0.4       100.0% ±0.2  15.1s ±1.5  97.4s ±5.0  148.2s ±19.0     1.39 ±0.01           27 ±0.5                            0     0 ±1.0
+//	  slotguard-threads      57.3 ±0.2  93.5% ±0.4       100.0% ±0.0  30.2s ±0.1  36.5s ±0.3    41.2s ±1.5     1.31 ±0.01           24 ±1.0                            0     0 ±0.0
+//	tied: slotguard, slotguard-jitter (goodput and attempts/task within the spread of 3 runs); slotguard, 59.5 tasks accepted/min, 97% slot utilisation, 2.02 attempts/task, no bans; [...]
 //
 // The loops people write first (naive, and CaptchaAI's own retry loop run
 // by 50 unpaced workers, guide) cross 120 NO_SLOT answers a minute within
@@ -116,11 +185,13 @@
 // seconds of filling them) with no ban, at the price of two attempts per
 // task: half the attempts find every slot busy, which costs nothing but
 // counts toward the ban line (69 a minute at peak, under slotguard's own
-// budget of 110). Adaptive pacing cuts the peak NO_SLOT rate to 26 a
-// minute and attempts per task to 1.37, for 3 points of utilisation and a
+// budget of 110). Adaptive pacing cuts the peak NO_SLOT rate to 27 a
+// minute and attempts per task to 1.39, for 3 points of utilisation and a
 // longer tail; it stays opt-in (see The AIMD sweep). Thread permits cut
-// attempts per task to 1.31 and the p99 to 42 s, and give up no task, for
-// 4 points of utilisation (see Thread permits).
+// attempts per task to 1.31 and the p99 to 41 s, and give up no task, for
+// 3.5 points of utilisation (see Thread permits). Jitter changes nothing
+// for one process: slotguard and slotguard-jitter tie, and the line says
+// so rather than crown one of them by noise.
 //
 // # Capacity that collapses
 //

@@ -19,6 +19,7 @@ type options struct {
 	json     string // file, or "-" for stdout
 	csv      string
 	plot     string
+	runs     int // -runs: runs of each policy (runs.go)
 }
 
 // errUsage marks a bad command line: exit code 2.
@@ -40,6 +41,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Usage = func() { printUsage(fs) }
 	o.w.addFlags(fs)
 	names := o.addOutputFlags(fs)
+	o.addRunsFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return o, err
@@ -50,6 +52,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, usageError("unexpected argument %q (slotbench takes flags only)", fs.Arg(0))
 	}
 	if err := o.w.check(); err != nil {
+		return o, err
+	}
+	if err := checkRuns(o.runs); err != nil {
 		return o, err
 	}
 	if o.json == "-" && o.csv == "-" {
@@ -98,7 +103,7 @@ func (o *options) addOutputFlags(fs *flag.FlagSet) (names *string) {
 
 // printUsage is the -h text: what the command does, the policies, the flags.
 func printUsage(fs *flag.FlagSet) {
-	fmt.Fprintf(fs.Output(), "usage: slotbench [flags]\n\nRuns one workload against captchaaitest once per retry policy and prints a table.\n\nPolicies:\n")
+	fmt.Fprintf(fs.Output(), "usage: slotbench [flags]\n\nRuns one workload against captchaaitest -runs times per retry policy (seeds -seed, -seed+1, ...) and prints a table of the medians.\n\nPolicies:\n")
 	width := 0
 	for _, p := range policies {
 		width = max(width, len(p.name))

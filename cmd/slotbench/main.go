@@ -39,7 +39,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	o.w.warn = stderr
-	results, err := runAll(context.Background(), o.w, o.policies, progressTo(stderr, o.w.Duration))
+	results, err := runRepeated(context.Background(), o.w, o.policies, o.runs, progressTo(stderr, o.w.Duration))
 	if err != nil {
 		fmt.Fprintf(stderr, "slotbench: %v\n", err)
 		return 1
@@ -112,7 +112,7 @@ func progressTo(stderr io.Writer, total time.Duration) func(i, n int, name strin
 			fmt.Fprint(f, "\r\033[K") // done: clear the line
 			return
 		}
-		fmt.Fprintf(f, "\r\033[Kslotbench: policy %d/%d %s: %v of %v provider time", i+1, n, name,
+		fmt.Fprintf(f, "\r\033[Kslotbench: run %d/%d (%s): %v of %v provider time", i+1, n, name,
 			min(at, total).Truncate(time.Second), total)
 	}
 }

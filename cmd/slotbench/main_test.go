@@ -283,8 +283,8 @@ func TestVerdict(t *testing.T) {
 		}
 	}
 	twins := []result{{Policy: "first", AcceptedPerMin: 60, AttemptsPerAcc: 2}, {Policy: "second", AcceptedPerMin: 60.1, AttemptsPerAcc: 1.99}}
-	if got := verdict(twins); !strings.HasPrefix(got, "winner: first,") || !strings.Contains(got, "tied within noise with second") {
-		t.Errorf("verdict(twins) = %q, want the first in table order, tied with the second", got)
+	if got := verdict(twins); !strings.HasPrefix(got, "tied: first, second (goodput and attempts/task within 2%") {
+		t.Errorf("verdict(twins) = %q, want a tie of the first and the second, in table order", got)
 	}
 	all := []result{{Policy: "a", AcceptedPerMin: 1, Bans: 1}, {Policy: "b", AcceptedPerMin: 2, Bans: 2}}
 	if got := verdict(all); !strings.Contains(got, "winner: b,") || !strings.Contains(got, "every policy started a ban") {

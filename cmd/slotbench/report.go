@@ -47,6 +47,11 @@ type result struct {
 	PollErrors     int            `json:"poll_errors"`
 	NoSlotPerMin   []int          `json:"no_slot_per_minute"` // the provider's count per provider minute
 
+	// Runs is how many runs (seeds) the row is the median of; Range has
+	// each number's median, min, max and spread over them (runs.go).
+	Runs  int             `json:"runs"`
+	Range map[string]span `json:"range,omitempty"`
+
 	latency []time.Duration // per accepted task, sorted: for the plot
 	rolling []rollPoint     // NO_SLOT answers in the minute before each point: for the plot
 }
@@ -147,13 +152,15 @@ func rollingSeries(at []time.Duration, end, step time.Duration) []rollPoint {
 }
 
 // verdict names the winner and says by how much it won. The winner: among
-// the policies that started no ban (of any code), those whose goodput is
-// within tieShare of the best goodput contend, and the one with the fewest
-// attempts per accepted task wins (within tieShare too; then table order,
-// so that noise does not pick between twins). If every policy started a
-// ban, the same rule runs over all of them and the line says so. "By how
-// much" compares the winner with the best ban-free baseline (a policy
-// written without slotguard), else with the best of the others.
+// the policies that started no ban (of any code, in any run), those whose
+// goodput ties the best goodput (see tie: within their spreads, or
+// tieShare) contend, and the one with the fewest attempts per accepted
+// task wins. When others tie it on both, the line says "tied:" and names
+// them all in table order, so that noise does not pick between twins. If
+// every policy started a ban, the same rule runs over all of them and the
+// line says so. "By how much" compares the winner with the best ban-free
+// baseline (a policy written without slotguard), else with the best of
+// the others.
 func verdict(results []result) string {
 	if len(results) == 0 {
 		return ""
@@ -162,16 +169,17 @@ func verdict(results []result) string {
 	w, tied := pickWinner(pool)
 
 	var b strings.Builder
-	fmt.Fprintf(&b, "winner: %s, %.1f tasks accepted/min, %.0f%% slot utilisation, %.2f attempts/task",
-		w.Policy, w.AcceptedPerMin, 100*w.Utilization, w.AttemptsPerAcc)
+	head := "winner: " + w.Policy
+	if len(tied) > 0 {
+		head = fmt.Sprintf("tied: %s (%s); %s", strings.Join(append([]string{w.Policy}, tied...), ", "), tieNote(w.Runs), w.Policy)
+	}
+	fmt.Fprintf(&b, "%s, %.1f tasks accepted/min, %.0f%% slot utilisation, %.2f attempts/task",
+		head, w.AcceptedPerMin, 100*w.Utilization, w.AttemptsPerAcc)
 	if !banFree {
 		b.WriteString(" (every policy started a ban: none of them is safe here)")
 		return b.String()
 	}
 	b.WriteString(", no bans")
-	if len(tied) > 0 {
-		fmt.Fprintf(&b, " (tied within noise with %s)", strings.Join(tied, ", "))
-	}
 	if rival := rivalOf(pool, w.Policy); rival != nil {
 		what := "the best of the others"
 		if rival.Baseline {
@@ -190,7 +198,7 @@ func verdict(results []result) string {
 // safePool returns the policies the winner is picked from: those that
 // started no ban, banFree; or, when every policy started one, all of them.
 func safePool(results []result) (pool []result, banFree bool) {
-	pool = slices.DeleteFunc(slices.Clone(results), func(r result) bool { return r.Bans > 0 })
+	pool = slices.DeleteFunc(slices.Clone(results), func(r result) bool { return r.banned() })
 	if len(pool) == 0 {
 		return slices.Clone(results), false
 	}
@@ -202,11 +210,13 @@ func safePool(results []result) (pool []result, banFree bool) {
 // per task tie the fewest; tied are the others that tie it on both.
 func pickWinner(pool []result) (w result, tied []string) {
 	best := slices.MaxFunc(pool, func(a, b result) int { return cmpFloat(a.AcceptedPerMin, b.AcceptedPerMin) })
-	contenders := slices.DeleteFunc(slices.Clone(pool), func(r result) bool { return !tie(r.AcceptedPerMin, best.AcceptedPerMin) })
+	contenders := slices.DeleteFunc(slices.Clone(pool), func(r result) bool {
+		return !tie(r.AcceptedPerMin, best.AcceptedPerMin, r.spread("accepted_per_min")+best.spread("accepted_per_min"))
+	})
 	fewest := slices.MinFunc(contenders, func(a, b result) int { return cmpFloat(a.AttemptsPerAcc, b.AttemptsPerAcc) })
 	for _, r := range contenders {
 		switch {
-		case !tie(r.AttemptsPerAcc, fewest.AttemptsPerAcc):
+		case !tie(r.AttemptsPerAcc, fewest.AttemptsPerAcc, r.spread("attempts_per_task")+fewest.spread("attempts_per_task")):
 		case w.Policy == "":
 			w = r
 		default:
@@ -237,7 +247,7 @@ func rivalOf(pool []result, winner string) *result {
 func bannedPolicies(results []result) []string {
 	var banned []string
 	for _, r := range results {
-		if r.Bans > 0 {
+		if r.banned() {
 			banned = append(banned, r.Policy)
 		}
 	}
@@ -249,7 +259,10 @@ func bannedPolicies(results []result) []string {
 // same seed).
 const tieShare = 0.02
 
-func tie(a, b float64) bool { return math.Abs(a-b) <= tieShare*max(a, b) }
+// tie tells whether a and b tie: they differ by no more than spread (the
+// sum of their spreads over the runs) or tieShare, the noise that a single
+// run, whose spread is 0, cannot show.
+func tie(a, b, spread float64) bool { return math.Abs(a-b) <= max(tieShare*max(a, b), spread) }
 
 func cmpFloat(a, b float64) int {
 	switch {
@@ -299,14 +312,21 @@ func writeTable(out io.Writer, w workload, results []result) error {
 	fmt.Fprintf(tw, "%-*s\taccepted/min\tslot util\taccepted/started\tp50\tp95\tp99\tattempts/task\tpeak NO_SLOT/min\tbans\tlost\t\n", width, "policy")
 	for _, r := range results {
 		// tabwriter aligns every column right; the names are padded to read left.
-		fmt.Fprintf(tw, "%-*s\t%.1f\t%.1f%%\t%.1f%%\t%s\t%s\t%s\t%.2f\t%d\t%s\t%d\t\n",
-			width, r.Policy, r.AcceptedPerMin, 100*r.Utilization, 100*r.ShareAccepted,
-			secs(r.P50), secs(r.P95), secs(r.P99), r.AttemptsPerAcc, r.PeakNoSlot, bansCell(r), r.Lost)
+		fmt.Fprintf(tw, "%-*s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", width, r.Policy,
+			r.pm(fmt.Sprintf("%.1f", r.AcceptedPerMin), "accepted_per_min", 1, 1),
+			r.pm(fmt.Sprintf("%.1f%%", 100*r.Utilization), "utilization", 100, 1),
+			r.pm(fmt.Sprintf("%.1f%%", 100*r.ShareAccepted), "share_accepted", 100, 1),
+			r.pm(secs(r.P50), "p50_s", 1, 1), r.pm(secs(r.P95), "p95_s", 1, 1), r.pm(secs(r.P99), "p99_s", 1, 1),
+			r.pm(fmt.Sprintf("%.2f", r.AttemptsPerAcc), "attempts_per_task", 1, 2),
+			r.pm(strconv.Itoa(r.PeakNoSlot), "peak_no_slot_per_min", 1, 1), bansCell(r), r.pm(strconv.Itoa(r.Lost), "lost", 1, 1))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "(time to acceptance: from the worker's call to the accepted answer, every policy's queue included (pacer, thread permits, batch lane); provider time; ban line %d NO_SLOT/min; bans: blocks started, all codes)\n", banLine)
+	if note := runsNote(w, results); note != "" {
+		fmt.Fprintln(out, note)
+	}
 	_, err := fmt.Fprintln(out, verdict(results))
 	return err
 }
@@ -314,14 +334,14 @@ func writeTable(out io.Writer, w workload, results []result) error {
 func secs(s float64) string { return strconv.FormatFloat(s, 'f', 1, 64) + "s" }
 
 func bansCell(r result) string {
-	if r.Bans == 0 {
+	if !r.banned() {
 		return "0"
 	}
 	var codes []string
 	for _, k := range slices.Sorted(maps.Keys(r.BansBy)) {
 		codes = append(codes, strings.TrimPrefix(k, "ERROR: "))
 	}
-	return fmt.Sprintf("%d (%s)", r.Bans, strings.Join(codes, ","))
+	return fmt.Sprintf("%s (%s)", r.pm(strconv.Itoa(r.Bans), "bans", 1, 1), strings.Join(codes, ","))
 }
 
 // MarshalJSON writes the durations as Go durations ("10m0s").
