@@ -55,7 +55,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		write func(io.Writer) error
 	}{
 		{o.json, func(f io.Writer) error { return writeJSON(f, o.w, results) }},
-		{o.csv, func(f io.Writer) error { return writeCSV(f, results) }},
+		{o.csv, func(f io.Writer) error { return writeCSV(f, o.w, results) }},
 		{o.plot, func(f io.Writer) error { return writePlot(f, o.w, results) }},
 	}
 	code := 0

@@ -47,6 +47,8 @@ type result struct {
 	PollErrors     int            `json:"poll_errors"`
 	NoSlotPerMin   []int          `json:"no_slot_per_minute"` // the provider's count per provider minute
 
+	ByMethod map[string]methodResult `json:"by_method"` // by the tasks' in.php method (-mix)
+
 	latency []time.Duration // per accepted task, sorted: for the plot
 	rolling []rollPoint     // NO_SLOT answers in the minute before each point: for the plot
 }
@@ -59,7 +61,7 @@ type rollPoint struct {
 // result computes p's result from the run's records and the provider's
 // stats st, read at the deadline.
 func (e *env) result(p policy, st captchaaitest.Stats) result {
-	tries, noSlot := e.wire.snapshot(e.w.Duration)
+	tries, noSlot, wire := e.wire.snapshot(e.w.Duration)
 	r := &e.rec
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -85,6 +87,7 @@ func (e *env) result(p policy, st captchaaitest.Stats) result {
 		Polls:          st.Polls,
 		PollErrors:     r.pollErrors,
 		NoSlotPerMin:   st.NoSlotPerMinute,
+		ByMethod:       e.byMethod(r, wire),
 		latency:        lat,
 	}
 	if res.BansBy == nil {
@@ -284,6 +287,7 @@ func describe(w workload) string {
 	case bypassCeiling:
 		more.WriteString(", thread permits' polls bypass the Transport (released at the ceiling)")
 	}
+	more.WriteString(describeMix(w))
 	return fmt.Sprintf("slotbench: %d slots, %d workers, solve %v-%v, %v of provider time at x%g, seed %d, %s%s",
 		w.Slots, w.Workers, w.SolveMin, w.SolveMax, w.Duration, w.Speed, w.Seed, bans, more.String())
 }
@@ -292,7 +296,7 @@ func describe(w workload) string {
 func writeTable(out io.Writer, w workload, results []result) error {
 	fmt.Fprintln(out, describe(w))
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	width := len("policy")
+	width := max(len("policy"), methodsWidth(w))
 	for _, r := range results {
 		width = max(width, len(r.Policy))
 	}
@@ -302,6 +306,7 @@ func writeTable(out io.Writer, w workload, results []result) error {
 		fmt.Fprintf(tw, "%-*s\t%.1f\t%.1f%%\t%.1f%%\t%s\t%s\t%s\t%.2f\t%d\t%s\t%d\t\n",
 			width, r.Policy, r.AcceptedPerMin, 100*r.Utilization, 100*r.ShareAccepted,
 			secs(r.P50), secs(r.P95), secs(r.P99), r.AttemptsPerAcc, r.PeakNoSlot, bansCell(r), r.Lost)
+		methodRows(tw, width, w, r)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -342,8 +347,11 @@ func (w workload) MarshalJSON() ([]byte, error) {
 		Collapse  int     `json:"collapse"`
 		Fleet     int     `json:"fleet"`
 		Bypass    string  `json:"bypass"`
+		Mix       string  `json:"mix"`
+		Outage    string  `json:"type_outage"`
 	}{w.Slots, w.Workers, w.SolveMin.String(), w.SolveMax.String(), w.Duration.String(), w.Speed, w.Seed,
-		w.Bans, w.Hour, w.FirstPoll.String(), w.PollEvery.String(), w.Pause.String(), w.Collapse, w.Fleet, w.Bypass})
+		w.Bans, w.Hour, w.FirstPoll.String(), w.PollEvery.String(), w.Pause.String(), w.Collapse, w.Fleet, w.Bypass,
+		w.mixOf().String(), w.TypeOutage})
 }
 
 // report is the -json document.
@@ -361,9 +369,11 @@ func writeJSON(out io.Writer, w workload, results []result) error {
 
 var csvHeader = []string{"policy", "accepted_per_min", "utilization", "accepted", "started", "lost", "cut_off",
 	"share_accepted", "p50_s", "p95_s", "p99_s", "attempts", "attempts_per_task", "no_slot",
-	"peak_no_slot_per_min", "bans", "bans_1001", "polls"}
+	"peak_no_slot_per_min", "bans", "bans_1001", "polls", "method"}
 
-func writeCSV(out io.Writer, results []result) error {
+// writeCSV writes a row per policy, its method "", and with a -mix of
+// several methods a row per method after it.
+func writeCSV(out io.Writer, w workload, results []result) error {
 	cw := csv.NewWriter(out)
 	cw.Write(csvHeader)
 	f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
@@ -371,7 +381,10 @@ func writeCSV(out io.Writer, results []result) error {
 		cw.Write([]string{r.Policy, f(r.AcceptedPerMin), f(r.Utilization), strconv.Itoa(r.Accepted),
 			strconv.Itoa(r.Started), strconv.Itoa(r.Lost), strconv.Itoa(r.CutOff), f(r.ShareAccepted),
 			f(r.P50), f(r.P95), f(r.P99), strconv.Itoa(r.Attempts), f(r.AttemptsPerAcc), strconv.Itoa(r.NoSlot),
-			strconv.Itoa(r.PeakNoSlot), strconv.Itoa(r.Bans), strconv.Itoa(r.BansBy["ERROR: 1001"]), strconv.Itoa(r.Polls)})
+			strconv.Itoa(r.PeakNoSlot), strconv.Itoa(r.Bans), strconv.Itoa(r.BansBy["ERROR: 1001"]), strconv.Itoa(r.Polls), ""})
+		for _, row := range methodCSV(w.mixOf().methods(), r) {
+			cw.Write(row)
+		}
 	}
 	cw.Flush()
 	return cw.Error()
