@@ -49,6 +49,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "slotbench: %v\n", err)
 			return 1
 		}
+	} else if warn := latenessWarning(o.w, results); warn != "" {
+		fmt.Fprintf(stderr, "slotbench: %s\n", warn) // the table's footer would have said it
 	}
 	outs := []struct {
 		path  string

@@ -47,7 +47,8 @@ type result struct {
 	PollErrors     int            `json:"poll_errors"`
 	NoSlotPerMin   []int          `json:"no_slot_per_minute"` // the provider's count per provider minute
 
-	ByMethod map[string]methodResult `json:"by_method"` // by the tasks' in.php method (-mix)
+	ByMethod      map[string]methodResult `json:"by_method"`      // by the tasks' in.php method (-mix)
+	TimerLateness latenessStats           `json:"timer_lateness"` // how late the run's sleeps woke (lateness.go)
 
 	latency []time.Duration // per accepted task, sorted: for the plot
 	rolling []rollPoint     // NO_SLOT answers in the minute before each point: for the plot
@@ -88,6 +89,7 @@ func (e *env) result(p policy, st captchaaitest.Stats) result {
 		PollErrors:     r.pollErrors,
 		NoSlotPerMin:   st.NoSlotPerMinute,
 		ByMethod:       e.byMethod(r, wire),
+		TimerLateness:  e.clock.late.stats(),
 		latency:        lat,
 	}
 	if res.BansBy == nil {
@@ -312,6 +314,7 @@ func writeTable(out io.Writer, w workload, results []result) error {
 		return err
 	}
 	fmt.Fprintf(out, "(time to acceptance: from the worker's call to the accepted answer, every policy's queue included (pacer, thread permits, batch lane); provider time; ban line %d NO_SLOT/min; bans: blocks started, all codes)\n", banLine)
+	fmt.Fprintln(out, latenessLine(w, results))
 	_, err := fmt.Fprintln(out, verdict(results))
 	return err
 }
@@ -359,12 +362,13 @@ type report struct {
 	Workload workload `json:"workload"`
 	Results  []result `json:"results"`
 	Verdict  string   `json:"verdict"`
+	Warning  string   `json:"warning,omitempty"` // timers woke late enough to move the figures (lateness.go)
 }
 
 func writeJSON(out io.Writer, w workload, results []result) error {
 	enc := json.NewEncoder(out)
 	enc.SetIndent("", "  ")
-	return enc.Encode(report{w, results, verdict(results)})
+	return enc.Encode(report{w, results, verdict(results), latenessWarning(w, results)})
 }
 
 var csvHeader = []string{"policy", "accepted_per_min", "utilization", "accepted", "started", "lost", "cut_off",

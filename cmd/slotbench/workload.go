@@ -44,7 +44,8 @@ type workload struct {
 	Mix        string // the share of tasks per in.php method, as -mix takes it (parseMix); "": defaultMix
 	TypeOutage string // the captcha type (or a method of it) whose workers are out from 1/3 to 2/3 of Duration; "": none
 
-	warn io.Writer // where the -shared policies' processes log a fallback to local limits; nil: nowhere
+	warn       io.Writer     // where the -shared policies' processes log a fallback to local limits; nil: nowhere
+	timerDelay time.Duration // tests: real time added to each clock sleep's wake (lateness.go); 0 in the command
 }
 
 // defaultWorkload is the workload of `go run ./cmd/slotbench` without flags:
@@ -107,6 +108,7 @@ const (
 type clock struct {
 	start time.Time
 	speed float64
+	late  *lateness // how late the sleeps woke; nil: not noted
 }
 
 func (c clock) now() time.Duration { return time.Duration(float64(time.Since(c.start)) * c.speed) }
@@ -116,10 +118,12 @@ func (c clock) real(d time.Duration) time.Duration { return time.Duration(float6
 
 // sleep waits the provider duration d, or until ctx ends.
 func (c clock) sleep(ctx context.Context, d time.Duration) error {
+	want := c.now() + d
 	t := time.NewTimer(c.real(d))
 	defer t.Stop()
 	select {
 	case <-t.C:
+		c.woke(want)
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -201,7 +205,7 @@ func newEnv(w workload) *env {
 	if w.Redis != "" {
 		e.prefix = newPrefix()
 	}
-	e.clock = clock{start: time.Now(), speed: w.Speed}
+	e.clock = clock{start: time.Now(), speed: w.Speed, late: &lateness{delay: w.timerDelay}}
 	e.wire = &tap{base: e.prov.Transport(), clock: e.clock, end: w.Duration}
 	e.plain = &http.Client{Transport: e.wire}
 	return e
