@@ -61,7 +61,8 @@
 // default: no shared pool), -first-poll and -poll (the workers' res.php
 // schedule), -pause, -collapse (see Capacity that collapses, below),
 // -fleet and -redis (see A fleet on one key), -bypass (see Thread
-// permits). Durations are provider time.
+// permits), -mix and -type-outage (see Several captcha types). Durations
+// are provider time.
 //
 // Which policies run, and where the results go: -policies a,b,c runs those,
 // in that order; -json FILE and -csv FILE write the results for machines
@@ -159,6 +160,13 @@
 //
 // The other sections' tables were printed by single runs, before -runs;
 // -runs 1 prints such a table, without spreads.
+//
+// The line before it says how late the run's timers woke against provider
+// time (the workers' and the loops' sleeps; timer_lateness in the JSON):
+// at x150 a wake 1 ms late in real time is 150 ms late in provider time.
+// When the sleeps woke late by more than 2% of -poll on average, the figures
+// may have moved with the machine's load, and a warning (also on stderr
+// with -json - or -csv -, and as warning in the JSON) names a lower -speed.
 //
 // # The default workload
 //
@@ -349,4 +357,20 @@
 // 254 s to 356 s in three more runs of the same command). A process whose
 // Redis calls fail falls back to its local limits, as a Transport does in
 // production, and says so on stderr.
+//
+// # Several captcha types
+//
+// NO_SLOT is per captcha type: the provider has workers per type, and one
+// type can run short while the others have room. -mix post=0.5,userrecaptcha=0.5
+// sends half the tasks as image uploads and half as reCAPTCHA through the
+// same key (each worker draws its tasks' methods from -seed; -solve-min and
+// -solve-max are reCAPTCHA's, the other methods solve in
+// captchaaitest.DefaultMethods' times). -type-outage userrecaptcha (a
+// method, or a type as captchaaitest.PoolOf names it) empties that type's
+// provider workers from 1/3 to 2/3 of the run, then brings them back. With
+// more than one method the table has a row per method under each policy,
+// and the JSON a by_method object per policy. BENCHMARKS.md has the figures
+// of go run ./cmd/slotbench -mix post=0.5,userrecaptcha=0.5 -type-outage
+// userrecaptcha beside the same run without the outage, and beside a
+// breaker that kept one NO_SLOT run for the whole key.
 package main

@@ -74,8 +74,8 @@ func (w *workload) addFlags(fs *flag.FlagSet) {
 	d := defaultWorkload()
 	fs.IntVar(&w.Slots, "slots", d.Slots, "worker slots (threads) of the account")
 	fs.IntVar(&w.Workers, "workers", d.Workers, "concurrent workers, each with one task at a time")
-	fs.DurationVar(&w.SolveMin, "solve-min", d.SolveMin, "shortest solve time (provider time)")
-	fs.DurationVar(&w.SolveMax, "solve-max", d.SolveMax, "longest solve time (provider time)")
+	fs.DurationVar(&w.SolveMin, "solve-min", d.SolveMin, "shortest solve time of userrecaptcha (provider time); the other -mix methods take captchaaitest.DefaultMethods' times")
+	fs.DurationVar(&w.SolveMax, "solve-max", d.SolveMax, "longest solve time of userrecaptcha (provider time)")
 	fs.DurationVar(&w.Duration, "duration", d.Duration, "length of each policy's run (provider time)")
 	fs.Float64Var(&w.Speed, "speed", d.Speed, "time compression: provider time runs this many times faster than real time (at least 1)")
 	fs.Uint64Var(&w.Seed, "seed", d.Seed, "random seed: solve times, shared pool, jitter")
@@ -89,6 +89,8 @@ func (w *workload) addFlags(fs *flag.FlagSet) {
 	fs.StringVar(&w.Redis, "redis", d.Redis, "`host:port` of a Redis for the policies that share their state through it (redisguard: slotguard-shared, slotguard-threads-shared), which run only with it")
 	fs.StringVar(&w.Bypass, "bypass", d.Bypass, "`how` the workers of the thread-permit policies (slotguard-threads...) poll when their polls bypass the Transport: "+
 		"taskdone (through a plain client, then Transport.TaskDone) or ceiling (never telling it: each permit goes back at its ceiling); \"\": through the Transport")
+	fs.StringVar(&w.Mix, "mix", d.Mix, "the share of tasks per in.php `method`, e.g. post=0.5,userrecaptcha=0.5 (shares in (0,1], summing to 1); each worker draws its tasks' methods from the -seed")
+	fs.StringVar(&w.TypeOutage, "type-outage", d.TypeOutage, "a captcha `type` of the -mix (a method, or a type as captchaaitest.PoolOf names it) whose provider workers are all out from 1/3 to 2/3 of -duration, then back")
 }
 
 // addOutputFlags registers the flags that choose the policies and where
@@ -148,7 +150,7 @@ func (w workload) check() error {
 	case w.Bypass != "" && w.Bypass != bypassTaskDone && w.Bypass != bypassCeiling:
 		return usageError("-bypass %q: must be %s, %s or \"\" (polls through the Transport)", w.Bypass, bypassTaskDone, bypassCeiling)
 	}
-	return nil
+	return w.checkMix()
 }
 
 // parsePolicies looks up the comma-separated policy names of -policies, in

@@ -49,13 +49,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "slotbench: %v\n", err)
 			return 1
 		}
+	} else if warn := latenessWarning(o.w, results); warn != "" {
+		fmt.Fprintf(stderr, "slotbench: %s\n", warn) // the table's footer would have said it
 	}
 	outs := []struct {
 		path  string
 		write func(io.Writer) error
 	}{
 		{o.json, func(f io.Writer) error { return writeJSON(f, o.w, results) }},
-		{o.csv, func(f io.Writer) error { return writeCSV(f, results) }},
+		{o.csv, func(f io.Writer) error { return writeCSV(f, o.w, results) }},
 		{o.plot, func(f io.Writer) error { return writePlot(f, o.w, results) }},
 	}
 	code := 0

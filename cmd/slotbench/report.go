@@ -49,8 +49,10 @@ type result struct {
 
 	// Runs is how many runs (seeds) the row is the median of; Range has
 	// each number's median, min, max and spread over them (runs.go).
-	Runs  int             `json:"runs"`
-	Range map[string]span `json:"range,omitempty"`
+	Runs          int                     `json:"runs"`
+	Range         map[string]span         `json:"range,omitempty"`
+	ByMethod      map[string]methodResult `json:"by_method"`      // by the tasks' in.php method (-mix)
+	TimerLateness latenessStats           `json:"timer_lateness"` // how late the run's sleeps woke (lateness.go)
 
 	latency []time.Duration // per accepted task, sorted: for the plot
 	rolling []rollPoint     // NO_SLOT answers in the minute before each point: for the plot
@@ -64,7 +66,7 @@ type rollPoint struct {
 // result computes p's result from the run's records and the provider's
 // stats st, read at the deadline.
 func (e *env) result(p policy, st captchaaitest.Stats) result {
-	tries, noSlot := e.wire.snapshot(e.w.Duration)
+	tries, noSlot, wire := e.wire.snapshot(e.w.Duration)
 	r := &e.rec
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -90,6 +92,8 @@ func (e *env) result(p policy, st captchaaitest.Stats) result {
 		Polls:          st.Polls,
 		PollErrors:     r.pollErrors,
 		NoSlotPerMin:   st.NoSlotPerMinute,
+		ByMethod:       e.byMethod(r, wire),
+		TimerLateness:  e.clock.late.stats(),
 		latency:        lat,
 	}
 	if res.BansBy == nil {
@@ -297,6 +301,7 @@ func describe(w workload) string {
 	case bypassCeiling:
 		more.WriteString(", thread permits' polls bypass the Transport (released at the ceiling)")
 	}
+	more.WriteString(describeMix(w))
 	return fmt.Sprintf("slotbench: %d slots, %d workers, solve %v-%v, %v of provider time at x%g, seed %d, %s%s",
 		w.Slots, w.Workers, w.SolveMin, w.SolveMax, w.Duration, w.Speed, w.Seed, bans, more.String())
 }
@@ -305,7 +310,7 @@ func describe(w workload) string {
 func writeTable(out io.Writer, w workload, results []result) error {
 	fmt.Fprintln(out, describe(w))
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	width := len("policy")
+	width := max(len("policy"), methodsWidth(w))
 	for _, r := range results {
 		width = max(width, len(r.Policy))
 	}
@@ -319,6 +324,7 @@ func writeTable(out io.Writer, w workload, results []result) error {
 			r.pm(secs(r.P50), "p50_s", 1, 1), r.pm(secs(r.P95), "p95_s", 1, 1), r.pm(secs(r.P99), "p99_s", 1, 1),
 			r.pm(fmt.Sprintf("%.2f", r.AttemptsPerAcc), "attempts_per_task", 1, 2),
 			r.pm(strconv.Itoa(r.PeakNoSlot), "peak_no_slot_per_min", 1, 1), bansCell(r), r.pm(strconv.Itoa(r.Lost), "lost", 1, 1))
+		methodRows(tw, width, w, r)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -327,6 +333,7 @@ func writeTable(out io.Writer, w workload, results []result) error {
 	if note := runsNote(w, results); note != "" {
 		fmt.Fprintln(out, note)
 	}
+	fmt.Fprintln(out, latenessLine(w, results))
 	_, err := fmt.Fprintln(out, verdict(results))
 	return err
 }
@@ -362,8 +369,11 @@ func (w workload) MarshalJSON() ([]byte, error) {
 		Collapse  int     `json:"collapse"`
 		Fleet     int     `json:"fleet"`
 		Bypass    string  `json:"bypass"`
+		Mix       string  `json:"mix"`
+		Outage    string  `json:"type_outage"`
 	}{w.Slots, w.Workers, w.SolveMin.String(), w.SolveMax.String(), w.Duration.String(), w.Speed, w.Seed,
-		w.Bans, w.Hour, w.FirstPoll.String(), w.PollEvery.String(), w.Pause.String(), w.Collapse, w.Fleet, w.Bypass})
+		w.Bans, w.Hour, w.FirstPoll.String(), w.PollEvery.String(), w.Pause.String(), w.Collapse, w.Fleet, w.Bypass,
+		w.mixOf().String(), w.TypeOutage})
 }
 
 // report is the -json document.
@@ -371,19 +381,22 @@ type report struct {
 	Workload workload `json:"workload"`
 	Results  []result `json:"results"`
 	Verdict  string   `json:"verdict"`
+	Warning  string   `json:"warning,omitempty"` // timers woke late enough to move the figures (lateness.go)
 }
 
 func writeJSON(out io.Writer, w workload, results []result) error {
 	enc := json.NewEncoder(out)
 	enc.SetIndent("", "  ")
-	return enc.Encode(report{w, results, verdict(results)})
+	return enc.Encode(report{w, results, verdict(results), latenessWarning(w, results)})
 }
 
 var csvHeader = []string{"policy", "accepted_per_min", "utilization", "accepted", "started", "lost", "cut_off",
 	"share_accepted", "p50_s", "p95_s", "p99_s", "attempts", "attempts_per_task", "no_slot",
-	"peak_no_slot_per_min", "bans", "bans_1001", "polls"}
+	"peak_no_slot_per_min", "bans", "bans_1001", "polls", "method"}
 
-func writeCSV(out io.Writer, results []result) error {
+// writeCSV writes a row per policy, its method "", and with a -mix of
+// several methods a row per method after it.
+func writeCSV(out io.Writer, w workload, results []result) error {
 	cw := csv.NewWriter(out)
 	cw.Write(csvHeader)
 	f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
@@ -391,7 +404,10 @@ func writeCSV(out io.Writer, results []result) error {
 		cw.Write([]string{r.Policy, f(r.AcceptedPerMin), f(r.Utilization), strconv.Itoa(r.Accepted),
 			strconv.Itoa(r.Started), strconv.Itoa(r.Lost), strconv.Itoa(r.CutOff), f(r.ShareAccepted),
 			f(r.P50), f(r.P95), f(r.P99), strconv.Itoa(r.Attempts), f(r.AttemptsPerAcc), strconv.Itoa(r.NoSlot),
-			strconv.Itoa(r.PeakNoSlot), strconv.Itoa(r.Bans), strconv.Itoa(r.BansBy["ERROR: 1001"]), strconv.Itoa(r.Polls)})
+			strconv.Itoa(r.PeakNoSlot), strconv.Itoa(r.Bans), strconv.Itoa(r.BansBy["ERROR: 1001"]), strconv.Itoa(r.Polls), ""})
+		for _, row := range methodCSV(w.mixOf().methods(), r) {
+			cw.Write(row)
+		}
 	}
 	cw.Flush()
 	return cw.Error()

@@ -182,7 +182,50 @@ func aggregate(runs []result) result {
 	agg.BansBy = medianByKey(runs, func(r result) map[string]int { return r.BansBy })
 	agg.LostBy = medianByKey(runs, func(r result) map[string]int { return r.LostBy })
 	agg.NoSlotPerMin = medianSeries(runs, func(r result) []int { return r.NoSlotPerMin })
+	agg.ByMethod = medianByMethod(runs)
+	for _, r := range runs {
+		// The worst run's lateness: the warning is about the least
+		// trustworthy of the runs the medians come from.
+		l := &agg.TimerLateness
+		l.Sleeps = max(l.Sleeps, r.TimerLateness.Sleeps)
+		l.Mean, l.P50 = max(l.Mean, r.TimerLateness.Mean), max(l.P50, r.TimerLateness.P50)
+		l.P99, l.Max = max(l.P99, r.TimerLateness.P99), max(l.Max, r.TimerLateness.Max)
+	}
 	return agg
+}
+
+// medianByMethod returns each method's figures as their medians over the
+// runs (a run without the method counts as zeros).
+func medianByMethod(runs []result) map[string]methodResult {
+	if runs[0].ByMethod == nil {
+		return nil
+	}
+	out := map[string]methodResult{}
+	for m := range runs[0].ByMethod {
+		of := func(f func(methodResult) float64) float64 {
+			vs := make([]float64, len(runs))
+			for i, r := range runs {
+				vs[i] = f(r.ByMethod[m])
+			}
+			return spanOf(vs).Median
+		}
+		ofInt := func(f func(methodResult) int) int {
+			return int(math.Round(of(func(r methodResult) float64 { return float64(f(r)) })))
+		}
+		out[m] = methodResult{
+			Accepted:       ofInt(func(r methodResult) int { return r.Accepted }),
+			AcceptedPerMin: of(func(r methodResult) float64 { return r.AcceptedPerMin }),
+			Started:        ofInt(func(r methodResult) int { return r.Started }),
+			Lost:           ofInt(func(r methodResult) int { return r.Lost }),
+			LostBy:         medianByKey(runs, func(r result) map[string]int { return r.ByMethod[m].LostBy }),
+			Attempts:       ofInt(func(r methodResult) int { return r.Attempts }),
+			AttemptsPerAcc: of(func(r methodResult) float64 { return r.AttemptsPerAcc }),
+			NoSlot:         ofInt(func(r methodResult) int { return r.NoSlot }),
+			P50:            of(func(r methodResult) float64 { return r.P50 }),
+			P99:            of(func(r methodResult) float64 { return r.P99 }),
+		}
+	}
+	return out
 }
 
 // medianByKey returns, for every key of any run's map, the median over the

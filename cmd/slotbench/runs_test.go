@@ -255,3 +255,21 @@ func TestRunsTable(t *testing.T) {
 		t.Errorf("single run: Range[utilization] = %+v, want %+v", got, want)
 	}
 }
+
+// TestAggregateByMethodAndLateness: a method's figures are their medians
+// over the runs, and the timer lateness is the worst run's.
+func TestAggregateByMethodAndLateness(t *testing.T) {
+	runs := []result{
+		{ByMethod: map[string]methodResult{"post": {Accepted: 10, AcceptedPerMin: 1, P99: 5, LostBy: map[string]int{"x": 1}}}, TimerLateness: latenessStats{Mean: 0.1, Max: 2}},
+		{ByMethod: map[string]methodResult{"post": {Accepted: 30, AcceptedPerMin: 3, P99: 9}}, TimerLateness: latenessStats{Mean: 0.3, Max: 1}},
+		{ByMethod: map[string]methodResult{"post": {Accepted: 20, AcceptedPerMin: 2, P99: 7, LostBy: map[string]int{"x": 3}}}, TimerLateness: latenessStats{Mean: 0.2, Max: 3}},
+	}
+	got := aggregate(runs)
+	p := got.ByMethod["post"]
+	if p.Accepted != 20 || p.AcceptedPerMin != 2 || p.P99 != 7 || p.LostBy["x"] != 1 {
+		t.Errorf("aggregate by method: %+v, want the medians 20, 2/min, p99 7, lost x 1", p)
+	}
+	if l := got.TimerLateness; l.Mean != 0.3 || l.Max != 3 {
+		t.Errorf("aggregate lateness: %+v, want the worst: mean 0.3, max 3", l)
+	}
+}

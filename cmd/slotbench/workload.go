@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -39,7 +40,12 @@ type workload struct {
 	Redis     string        // host:port of the Redis that the -shared policies use; "": none
 	Bypass    string        // how the thread-permit policies' workers poll: "" through the Transport; bypassTaskDone, bypassCeiling around it
 
-	warn io.Writer // where the -shared policies' processes log a fallback to local limits; nil: nowhere
+	// -mix and -type-outage (mix.go).
+	Mix        string // the share of tasks per in.php method, as -mix takes it (parseMix); "": defaultMix
+	TypeOutage string // the captcha type (or a method of it) whose workers are out from 1/3 to 2/3 of Duration; "": none
+
+	warn       io.Writer     // where the -shared policies' processes log a fallback to local limits; nil: nowhere
+	timerDelay time.Duration // tests: real time added to each clock sleep's wake (lateness.go); 0 in the command
 }
 
 // defaultWorkload is the workload of `go run ./cmd/slotbench` without flags:
@@ -72,6 +78,7 @@ func defaultWorkload() workload {
 		Pause:    5 * time.Second,
 		Collapse: -1,
 		Fleet:    1,
+		Mix:      defaultMix,
 	}
 }
 
@@ -101,6 +108,7 @@ const (
 type clock struct {
 	start time.Time
 	speed float64
+	late  *lateness // how late the sleeps woke; nil: not noted
 }
 
 func (c clock) now() time.Duration { return time.Duration(float64(time.Since(c.start)) * c.speed) }
@@ -110,10 +118,12 @@ func (c clock) real(d time.Duration) time.Duration { return time.Duration(float6
 
 // sleep waits the provider duration d, or until ctx ends.
 func (c clock) sleep(ctx context.Context, d time.Duration) error {
+	want := c.now() + d
 	t := time.NewTimer(c.real(d))
 	defer t.Stop()
 	select {
 	case <-t.C:
+		c.woke(want)
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -179,7 +189,8 @@ func (w workload) capacity() []captchaaitest.Step {
 func newEnv(w workload) *env {
 	cfg := captchaaitest.Config{
 		Accounts:  []captchaaitest.Account{{Key: key, Slots: w.Slots, Balance: 1e6, Capacity: w.capacity()}},
-		Methods:   map[string]captchaaitest.Method{method: {MinSolve: w.SolveMin, MaxSolve: w.SolveMax, Price: 0.003}},
+		Methods:   w.methodsOf(),
+		Pools:     w.pools(),
 		Seed:      w.Seed,
 		TimeScale: w.Speed,
 	}
@@ -194,8 +205,8 @@ func newEnv(w workload) *env {
 	if w.Redis != "" {
 		e.prefix = newPrefix()
 	}
-	e.clock = clock{start: time.Now(), speed: w.Speed}
-	e.wire = &tap{base: e.prov.Transport(), clock: e.clock}
+	e.clock = clock{start: time.Now(), speed: w.Speed, late: &lateness{delay: w.timerDelay}}
+	e.wire = &tap{base: e.prov.Transport(), clock: e.clock, end: w.Duration}
 	e.plain = &http.Client{Transport: e.wire}
 	return e
 }
@@ -219,7 +230,8 @@ func runPolicy(ctx context.Context, w workload, p policy, progress func(time.Dur
 	var wg sync.WaitGroup
 	for i := range w.Workers {
 		submit := submits[i%len(submits)]
-		wg.Go(func() { e.worker(ctx, submit) })
+		draw := w.drawer(i)
+		wg.Go(func() { e.worker(ctx, submit, draw) })
 	}
 	// The run ends at the deadline: the provider's accounting is read at
 	// that instant, before the workers wind down.
@@ -250,15 +262,17 @@ wait:
 	return e.result(p, st), nil
 }
 
-// worker takes tasks one after another: submit by the policy, poll until
-// solved, next task. A task given up is followed by w.Pause.
-func (e *env) worker(ctx context.Context, submit submitFunc) {
+// worker takes tasks one after another, each of the method draw gives:
+// submit by the policy, poll until solved, next task. A task given up is
+// followed by w.Pause.
+func (e *env) worker(ctx context.Context, submit submitFunc, draw func() string) {
 	for ctx.Err() == nil {
 		start := e.clock.now()
-		out := submit(ctx)
+		m := draw()
+		out := submit(withMethod(ctx, m))
 		switch {
 		case out.id != "" && e.clock.now() <= e.w.Duration:
-			e.rec.accepted(e.clock.now() - start)
+			e.rec.accepted(m, e.clock.now()-start)
 			if e.poll(ctx, out.id, cmp.Or(out.polls, e.plain)) && out.ended != nil {
 				out.ended()
 			}
@@ -266,7 +280,7 @@ func (e *env) worker(ctx context.Context, submit submitFunc) {
 			e.rec.cutOff() // the run ended before the task's fate was known
 			return
 		default:
-			e.rec.lost(out.reason)
+			e.rec.lost(m, out.reason)
 			e.clock.sleep(ctx, e.w.Pause)
 		}
 	}
@@ -305,24 +319,6 @@ func (e *env) poll(ctx context.Context, id string, c *http.Client) (ended bool) 
 			return false
 		}
 	}
-}
-
-// submitRequest is one in.php submit of a reCAPTCHA task, as the guide
-// sends it: a form POST with json=1. Its body replays through GetBody.
-func submitRequest(ctx context.Context) (*http.Request, error) {
-	form := url.Values{
-		"key":       {key},
-		"method":    {method},
-		"googlekey": {"6Le-wvkSAAAAAPBMRTvw0Q4Muexq9bi0DJwx_mJ-"},
-		"pageurl":   {"https://example.com/login"},
-		"json":      {"1"},
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/in.php", strings.NewReader(form.Encode()))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	return req, nil
 }
 
 // submitOnce sends one submit through c and reads the answer. err is set
@@ -370,42 +366,64 @@ type tap struct {
 	mu     sync.Mutex
 	noSlot []time.Duration // provider times of NO_SLOT answers
 	tries  []time.Duration // provider times of submit attempts
+
+	end      time.Duration         // the run's end: byMethod counts the attempts sent up to it
+	byMethod map[string]methodWire // by the task's method
 }
 
 func (t *tap) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !strings.HasSuffix(req.URL.Path, "/in.php") {
 		return t.base.RoundTrip(req)
 	}
-	at := t.clock.now()
+	at, m := t.clock.now(), methodOf(req.Context())
 	resp, err := t.base.RoundTrip(req)
 	if err != nil {
-		t.record(at, false)
+		t.record(at, m, slotguard.Answer{})
 		return resp, err
 	}
 	// In memory the answer is a few bytes: read it whole, hand back a copy.
 	b, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if err != nil {
-		t.record(at, false)
+		t.record(at, m, slotguard.Answer{})
 		return nil, err
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(b))
 	a, _ := slotguard.ParseAnswer(b)
-	t.record(at, a.Code == slotguard.CodeNoSlot)
+	t.record(at, m, a)
 	return resp, nil
 }
 
-func (t *tap) record(at time.Duration, noSlot bool) {
+// record counts an attempt of method m sent at at, answered a (zero: no
+// answer).
+func (t *tap) record(at time.Duration, m string, a slotguard.Answer) {
+	noSlot := a.Code == slotguard.CodeNoSlot
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.tries = append(t.tries, at)
 	if noSlot {
 		t.noSlot = append(t.noSlot, at)
 	}
+	if at > t.end {
+		return
+	}
+	if t.byMethod == nil {
+		t.byMethod = make(map[string]methodWire)
+	}
+	mw := t.byMethod[m]
+	mw.tries++
+	if noSlot {
+		mw.noSlot++
+	}
+	if a.Accepted {
+		mw.accepted++
+	}
+	t.byMethod[m] = mw
 }
 
-// snapshot returns the attempts and NO_SLOT times up to end, sorted.
-func (t *tap) snapshot(end time.Duration) (tries, noSlot []time.Duration) {
+// snapshot returns the attempts and NO_SLOT times up to end, sorted, and
+// the counts by method.
+func (t *tap) snapshot(end time.Duration) (tries, noSlot []time.Duration, byMethod map[string]methodWire) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	cut := func(s []time.Duration) []time.Duration {
@@ -414,7 +432,7 @@ func (t *tap) snapshot(end time.Duration) (tries, noSlot []time.Duration) {
 		i, _ := slices.BinarySearch(s, end+1)
 		return s[:i]
 	}
-	return cut(t.tries), cut(t.noSlot)
+	return cut(t.tries), cut(t.noSlot), maps.Clone(t.byMethod)
 }
 
 // recorder is the accounting of the tasks, from the workers' side.
@@ -425,16 +443,22 @@ type recorder struct {
 	lostN      int
 	cutOffN    int
 	pollErrors int
+	byMethod   map[string]*methodRec // the same, by the task's method
 }
 
-func (r *recorder) accepted(latency time.Duration) {
+func (r *recorder) accepted(m string, latency time.Duration) {
 	r.mu.Lock()
 	r.latency = append(r.latency, latency)
+	mr := r.recFor(m)
+	mr.latency = append(mr.latency, latency)
 	r.mu.Unlock()
 }
 
-func (r *recorder) lost(reason string) {
+func (r *recorder) lost(m, reason string) {
 	r.mu.Lock()
+	mr := r.recFor(m)
+	mr.lostBy[reason]++
+	mr.lost++
 	if r.lostBy == nil {
 		r.lostBy = make(map[string]int)
 	}
