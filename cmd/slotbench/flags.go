@@ -19,6 +19,7 @@ type options struct {
 	json     string // file, or "-" for stdout
 	csv      string
 	plot     string
+	sweep    bool // -sweep: one policy, each setting of its main knob (sweep.go)
 }
 
 // errUsage marks a bad command line: exit code 2.
@@ -52,6 +53,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if err := o.w.check(); err != nil {
 		return o, err
 	}
+	if err := o.w.checkArrivals(fs); err != nil {
+		return o, err
+	}
 	if o.json == "-" && o.csv == "-" {
 		return o, usageError("-json - and -csv -: only one of them can go to stdout")
 	}
@@ -60,6 +64,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, err
 	}
 	o.policies = ps
+	if o.sweep {
+		if err := o.checkSweep(*names); err != nil {
+			return o, err
+		}
+	}
 	return o, o.checkFiles()
 }
 
@@ -84,6 +93,7 @@ func (w *workload) addFlags(fs *flag.FlagSet) {
 	fs.StringVar(&w.Redis, "redis", d.Redis, "`host:port` of a Redis for the policies that share their state through it (redisguard: slotguard-shared, slotguard-threads-shared), which run only with it")
 	fs.StringVar(&w.Bypass, "bypass", d.Bypass, "`how` the workers of the thread-permit policies (slotguard-threads...) poll when their polls bypass the Transport: "+
 		"taskdone (through a plain client, then Transport.TaskDone) or ceiling (never telling it: each permit goes back at its ceiling); \"\": through the Transport")
+	w.addArrivalFlags(fs)
 }
 
 // addOutputFlags registers the flags that choose the policies and where
@@ -93,6 +103,7 @@ func (o *options) addOutputFlags(fs *flag.FlagSet) (names *string) {
 	fs.StringVar(&o.json, "json", "", "write the results as JSON to `FILE` (\"-\": stdout, instead of the table)")
 	fs.StringVar(&o.csv, "csv", "", "write the results as CSV to `FILE` (\"-\": stdout, instead of the table)")
 	fs.StringVar(&o.plot, "plot", "", "draw time to acceptance (CDF) and NO_SLOT answers per minute to `FILE`.png")
+	fs.BoolVar(&o.sweep, "sweep", false, "run the one policy of -policies once per setting of its main knob ("+sweepable+"), print the frontier and the recommended slotguard.Config (-plot: the frontier)")
 	return names
 }
 

@@ -46,6 +46,7 @@ type result struct {
 	Polls          int            `json:"polls"`
 	PollErrors     int            `json:"poll_errors"`
 	NoSlotPerMin   []int          `json:"no_slot_per_minute"` // the provider's count per provider minute
+	*ArrivalStats                 // under -arrivals: missed_share, accept_p50_s, ...; nil (left out) otherwise
 
 	latency []time.Duration // per accepted task, sorted: for the plot
 	rolling []rollPoint     // NO_SLOT answers in the minute before each point: for the plot
@@ -103,6 +104,7 @@ func (e *env) result(p policy, st captchaaitest.Stats) result {
 		res.AttemptsPerAcc = float64(len(tries)) / float64(st.Accepted)
 	}
 	res.PeakNoSlot = peakPerMinute(noSlot)
+	res.ArrivalStats = e.arrivalResult(st, lat)
 	res.rolling = rollingSeries(noSlot, e.w.Duration, max(e.w.Duration/200, time.Second))
 	return res
 }
@@ -290,6 +292,9 @@ func describe(w workload) string {
 
 // writeTable prints the human table and the verdict.
 func writeTable(out io.Writer, w workload, results []result) error {
+	if w.Arrivals > 0 {
+		return writeArrivalTable(out, w, results)
+	}
 	fmt.Fprintln(out, describe(w))
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	width := len("policy")
@@ -342,8 +347,11 @@ func (w workload) MarshalJSON() ([]byte, error) {
 		Collapse  int     `json:"collapse"`
 		Fleet     int     `json:"fleet"`
 		Bypass    string  `json:"bypass"`
+		Arrivals  float64 `json:"arrivals,omitempty"`
+		Deadline  string  `json:"deadline,omitempty"`
 	}{w.Slots, w.Workers, w.SolveMin.String(), w.SolveMax.String(), w.Duration.String(), w.Speed, w.Seed,
-		w.Bans, w.Hour, w.FirstPoll.String(), w.PollEvery.String(), w.Pause.String(), w.Collapse, w.Fleet, w.Bypass})
+		w.Bans, w.Hour, w.FirstPoll.String(), w.PollEvery.String(), w.Pause.String(), w.Collapse, w.Fleet, w.Bypass,
+		w.Arrivals, deadlineJSON(w)})
 }
 
 // report is the -json document.

@@ -38,6 +38,8 @@ type workload struct {
 	Fleet     int           // processes sharing the API key, the workers dealt out among them
 	Redis     string        // host:port of the Redis that the -shared policies use; "": none
 	Bypass    string        // how the thread-permit policies' workers poll: "" through the Transport; bypassTaskDone, bypassCeiling around it
+	Arrivals  float64       // open-loop demand, tasks per second, instead of Workers; 0: closed loops (arrivals.go)
+	Deadline  time.Duration // with Arrivals: a task not accepted within it of its arrival is missed; 0: none
 
 	warn io.Writer // where the -shared policies' processes log a fallback to local limits; nil: nowhere
 }
@@ -130,6 +132,7 @@ type env struct {
 	wire  *tap         // the provider's transport, counted
 	plain *http.Client // over wire, for the hand-written loops
 	rec   recorder
+	arr   arrivalCounts // under -arrivals
 
 	prefix  string   // Redis key prefix of this run's own
 	closers []func() // run by close, last first
@@ -217,7 +220,10 @@ func runPolicy(ctx context.Context, w workload, p policy, progress func(time.Dur
 	defer cancel()
 
 	var wg sync.WaitGroup
-	for i := range w.Workers {
+	if w.Arrivals > 0 {
+		wg.Go(func() { e.arrive(ctx, &wg, submits) })
+	}
+	for i := range w.closedLoops() {
 		submit := submits[i%len(submits)]
 		wg.Go(func() { e.worker(ctx, submit) })
 	}
