@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"math"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -227,5 +228,71 @@ func TestArrivalFlagErrors(t *testing.T) {
 		if code := run(tt.args, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), tt.want) || stdout.Len() != 0 {
 			t.Errorf("run(%q) = %d, stderr %q; want 2 and %q", tt.args, code, stderr.String(), tt.want)
 		}
+	}
+}
+
+// slowAnswer is the provider's transport with each submit's answer held
+// back by delay after the provider has taken (and billed) the task: with
+// ctxAware it gives the answer up when the request's context ends first,
+// as a cancelled connection does; otherwise it delivers it late.
+type slowAnswer struct {
+	base     http.RoundTripper
+	delay    time.Duration
+	ctxAware bool
+}
+
+func (s slowAnswer) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := s.base.RoundTrip(req)
+	if err != nil || !strings.HasSuffix(req.URL.Path, "/in.php") {
+		return resp, err
+	}
+	t := time.NewTimer(s.delay)
+	defer t.Stop()
+	if s.ctxAware {
+		select {
+		case <-t.C:
+		case <-req.Context().Done():
+			resp.Body.Close()
+			return nil, req.Context().Err()
+		}
+	} else {
+		<-t.C
+	}
+	return resp, nil
+}
+
+// TestTaskAcceptedUnseen submits one task whose answer the provider holds
+// back past the task's 10 s deadline: cancelled at the deadline, it is
+// abandoned, though the provider billed it, and the billed-but-missed count
+// says so; delivered late instead, it is missed as late, and still polled
+// (the provider solves it whatever the client thinks).
+func TestTaskAcceptedUnseen(t *testing.T) {
+	for _, ctxAware := range []bool{true, false} {
+		synctest.Test(t, func(t *testing.T) {
+			w := defaultWorkload()
+			w.Speed, w.Arrivals, w.Deadline = 1, 1, 10*time.Second
+			e := newEnv(w)
+			defer e.close()
+			c := &http.Client{Transport: slowAnswer{base: e.wire, delay: 20 * time.Second, ctxAware: ctxAware}}
+			submit := func(ctx context.Context) outcome {
+				a, err := submitOnce(ctx, c)
+				if err != nil {
+					return lost(errReason(err))
+				}
+				return accepted(a.ID)
+			}
+			e.arr.arrived.Add(1)
+			e.arr.pending.Add(1)
+			e.task(context.Background(), submit, 0)
+			st := e.prov.Stats(key)
+			a := e.arrivalResult(st, nil)
+			t.Logf("ctx-aware %v: billed %d polls %d: %+v", ctxAware, st.Accepted, st.Polls, *a)
+			if st.Accepted != 1 || a.InTime != 0 || a.Missed != 1 || a.BilledMissed != 1 {
+				t.Errorf("billed %d, in time %d, missed %d, billed-missed %d; want 1, 0, 1, 1", st.Accepted, a.InTime, a.Missed, a.BilledMissed)
+			}
+			if ctxAware && a.Abandoned != 1 || !ctxAware && (a.Late != 1 || st.Polls == 0) {
+				t.Errorf("abandoned %d, late %d, polls %d; want the cancelled one abandoned, the late one late and polled", a.Abandoned, a.Late, st.Polls)
+			}
+		})
 	}
 }
