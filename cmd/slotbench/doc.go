@@ -14,6 +14,8 @@
 //	go run ./cmd/slotbench -collapse 5     # 20 slots fall to 5 for the middle third, then recover
 //	go run ./cmd/slotbench -fleet 8 -redis 127.0.0.1:6379   # 8 processes on one key, local vs shared limits
 //	go run ./cmd/slotbench -first-poll 10s -poll 1s          # the poll cadence for thread permits
+//	go run ./cmd/slotbench -arrivals 2 -deadline 60s         # tasks arrive from a queue, at twice the capacity
+//	go run ./cmd/slotbench -sweep -policies slotguard-threads -plot sweep.png   # one setting's frontier, and a Config
 //
 // # Policies
 //

@@ -38,6 +38,11 @@ func writeSweepPlot(out io.Writer, doc sweepReport) error {
 	if err := addSweepPoints(p, front, rest, rec, labels); err != nil {
 		return fmt.Errorf("plot: %w", err)
 	}
+	// Room on the right for the labels, and at the top for the legend.
+	dx, dy := p.X.Max-p.X.Min, p.Y.Max-p.Y.Min
+	p.X.Min, p.X.Max = p.X.Min-0.03*dx, p.X.Max+0.2*dx
+	p.Y.Min, p.Y.Max = p.Y.Min-0.05*dy, p.Y.Max+0.3*dy
+	p.Legend.Top, p.Legend.Left = true, true
 	img := vgimg.New(vg.Points(700), vg.Points(450))
 	p.Draw(draw.New(img))
 	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(out); err != nil {

@@ -184,6 +184,21 @@ func TestFrontierAndRule(t *testing.T) {
 	if rec := recommend(rows, false); rec.row != nil || !strings.Contains(rec.rule, "none") {
 		t.Errorf("all banned: recommended %+v, rule %q", rec.row, rec.rule)
 	}
+	// Under -arrivals the missed share is a count of the frontier, and the
+	// rule's main figure: the busiest setting that misses more loses.
+	open := func(name string, util, missed float64) sweepRow {
+		r := row(name, util, 1.3, 40, 0)
+		r.Result.ArrivalStats = &ArrivalStats{MissedShare: missed}
+		return r
+	}
+	rows = []sweepRow{open("busy", 0.95, 0.10), open("timely", 0.92, 0.02), open("worse", 0.92, 0.03)}
+	markFrontier(rows)
+	if !rows[0].Frontier || !rows[1].Frontier || rows[2].Frontier {
+		t.Errorf("open: frontier %v %v %v, want busy and timely only", rows[0].Frontier, rows[1].Frontier, rows[2].Frontier)
+	}
+	if rec := recommend(rows, true); rec.row == nil || rec.row.Setting != "timely" {
+		t.Errorf("open: recommended %+v, want timely (rule: %s)", rec.row, rec.rule)
+	}
 }
 
 // TestSweepJSON checks -sweep -json -: the settings, the frontier marks,
@@ -214,6 +229,23 @@ func TestSweepJSON(t *testing.T) {
 			t.Errorf("json: a setting's result has no utilization")
 		}
 		configFields(t, doc.Config)
+	})
+}
+
+// TestSweepArrivals checks a sweep under -arrivals: the missed share is a
+// column, and the rule reads it.
+func TestSweepArrivals(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		args := []string{"-sweep", "-policies", "slotguard-adaptive", "-speed", "1", "-duration", "1m", "-arrivals", "1", "-deadline", "30s"}
+		var stdout, stderr bytes.Buffer
+		if code := run(args, &stdout, &stderr); code != 0 {
+			t.Fatalf("run(%q) = %d, stderr %q", args, code, stderr.String())
+		}
+		for _, want := range []string{"tasks arriving at 1/s", "missed share", "of the smallest missed share", "slotguard.Adaptive{Enabled: true"} {
+			if !strings.Contains(stdout.String(), want) {
+				t.Errorf("sweep table does not contain %q:\n%s", want, stdout.String())
+			}
+		}
 	})
 }
 
