@@ -19,7 +19,8 @@ type options struct {
 	json     string // file, or "-" for stdout
 	csv      string
 	plot     string
-	runs     int // -runs: runs of each policy (runs.go)
+	runs     int  // -runs: runs of each policy (runs.go)
+	sweep    bool // -sweep: one policy, each setting of its main knob (sweep.go)
 }
 
 // errUsage marks a bad command line: exit code 2.
@@ -57,6 +58,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if err := checkRuns(o.runs); err != nil {
 		return o, err
 	}
+	if err := o.w.checkArrivals(fs); err != nil {
+		return o, err
+	}
 	if o.json == "-" && o.csv == "-" {
 		return o, usageError("-json - and -csv -: only one of them can go to stdout")
 	}
@@ -65,6 +69,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, err
 	}
 	o.policies = ps
+	if o.sweep {
+		if err := o.checkSweep(*names); err != nil {
+			return o, err
+		}
+	}
 	return o, o.checkFiles()
 }
 
@@ -91,6 +100,7 @@ func (w *workload) addFlags(fs *flag.FlagSet) {
 		"taskdone (through a plain client, then Transport.TaskDone) or ceiling (never telling it: each permit goes back at its ceiling); \"\": through the Transport")
 	fs.StringVar(&w.Mix, "mix", d.Mix, "the share of tasks per in.php `method`, e.g. post=0.5,userrecaptcha=0.5 (shares in (0,1], summing to 1); each worker draws its tasks' methods from the -seed")
 	fs.StringVar(&w.TypeOutage, "type-outage", d.TypeOutage, "a captcha `type` of the -mix (a method, or a type as captchaaitest.PoolOf names it) whose provider workers are all out from 1/3 to 2/3 of -duration, then back")
+	w.addArrivalFlags(fs)
 }
 
 // addOutputFlags registers the flags that choose the policies and where
@@ -100,6 +110,7 @@ func (o *options) addOutputFlags(fs *flag.FlagSet) (names *string) {
 	fs.StringVar(&o.json, "json", "", "write the results as JSON to `FILE` (\"-\": stdout, instead of the table)")
 	fs.StringVar(&o.csv, "csv", "", "write the results as CSV to `FILE` (\"-\": stdout, instead of the table)")
 	fs.StringVar(&o.plot, "plot", "", "draw time to acceptance (CDF) and NO_SLOT answers per minute to `FILE`.png")
+	fs.BoolVar(&o.sweep, "sweep", false, "run the one policy of -policies once per setting of its main knob ("+sweepable+"), print the frontier and the recommended slotguard.Config (-plot: the frontier)")
 	return names
 }
 

@@ -39,6 +39,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	o.w.warn = stderr
+	if o.sweep {
+		return sweepCommand(o, stdout, stderr)
+	}
 	results, err := runRepeated(context.Background(), o.w, o.policies, o.runs, progressTo(stderr, o.w.Duration))
 	if err != nil {
 		fmt.Fprintf(stderr, "slotbench: %v\n", err)

@@ -185,7 +185,7 @@ func TestTypeOutage(t *testing.T) {
 // on a short mixed run.
 func TestMixOutputs(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		base := []string{"-speed", "1", "-duration", "2m", "-slots", "5", "-workers", "12", "-policies", "slotguard",
+		base := []string{"-speed", "1", "-runs", "1", "-duration", "2m", "-slots", "5", "-workers", "12", "-policies", "slotguard",
 			"-mix", "base64=0.3,hcaptcha=0.7", "-type-outage", "hcaptcha"}
 		var table, js, stderr bytes.Buffer
 		if code := run(base, &table, &stderr); code != 0 {

@@ -46,6 +46,7 @@ type result struct {
 	Polls          int            `json:"polls"`
 	PollErrors     int            `json:"poll_errors"`
 	NoSlotPerMin   []int          `json:"no_slot_per_minute"` // the provider's count per provider minute
+	*ArrivalStats                 // under -arrivals: missed_share, accept_p50_s, ...; nil (left out) otherwise
 
 	// Runs is how many runs (seeds) the row is the median of; Range has
 	// each number's median, min, max and spread over them (runs.go).
@@ -112,6 +113,7 @@ func (e *env) result(p policy, st captchaaitest.Stats) result {
 		res.AttemptsPerAcc = float64(len(tries)) / float64(st.Accepted)
 	}
 	res.PeakNoSlot = peakPerMinute(noSlot)
+	res.ArrivalStats = e.arrivalResult(st, lat)
 	res.rolling = rollingSeries(noSlot, e.w.Duration, max(e.w.Duration/200, time.Second))
 	return res
 }
@@ -308,6 +310,9 @@ func describe(w workload) string {
 
 // writeTable prints the human table and the verdict.
 func writeTable(out io.Writer, w workload, results []result) error {
+	if w.Arrivals > 0 {
+		return writeArrivalTable(out, w, results)
+	}
 	fmt.Fprintln(out, describe(w))
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	width := max(len("policy"), methodsWidth(w))
@@ -371,9 +376,11 @@ func (w workload) MarshalJSON() ([]byte, error) {
 		Bypass    string  `json:"bypass"`
 		Mix       string  `json:"mix"`
 		Outage    string  `json:"type_outage"`
+		Arrivals  float64 `json:"arrivals,omitempty"`
+		Deadline  string  `json:"deadline,omitempty"`
 	}{w.Slots, w.Workers, w.SolveMin.String(), w.SolveMax.String(), w.Duration.String(), w.Speed, w.Seed,
 		w.Bans, w.Hour, w.FirstPoll.String(), w.PollEvery.String(), w.Pause.String(), w.Collapse, w.Fleet, w.Bypass,
-		w.mixOf().String(), w.TypeOutage})
+		w.mixOf().String(), w.TypeOutage, w.Arrivals, deadlineJSON(w)})
 }
 
 // report is the -json document.

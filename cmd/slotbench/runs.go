@@ -155,29 +155,32 @@ func aggregate(runs []result) result {
 	agg := runs[0]
 	agg.Runs = len(runs)
 	agg.Range = map[string]span{}
+	if agg.ArrivalStats != nil {
+		a := *agg.ArrivalStats // the medians go in a copy, not in run 0's
+		agg.ArrivalStats = &a
+	}
 	row := reflect.ValueOf(&agg).Elem()
 	for _, f := range reflect.VisibleFields(row.Type()) {
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
 		if !f.IsExported() || name == "" || name == "-" || name == "runs" {
 			continue
 		}
-		vs := make([]float64, len(runs))
+		dst, err := row.FieldByIndexErr(f.Index)
+		if err != nil {
+			continue // promoted through a nil pointer: no -arrivals
+		}
+		var s span
 		switch f.Type.Kind() {
 		case reflect.Int:
-			for k := range runs {
-				vs[k] = float64(reflect.ValueOf(runs[k]).FieldByIndex(f.Index).Int())
-			}
-			s := spanOf(vs)
-			row.FieldByIndex(f.Index).SetInt(int64(math.Round(s.Median)))
-			agg.Range[name] = s
+			s = spanOf(fieldOf(runs, f.Index, reflect.Value.Int))
+			dst.SetInt(int64(math.Round(s.Median)))
 		case reflect.Float64:
-			for k := range runs {
-				vs[k] = reflect.ValueOf(runs[k]).FieldByIndex(f.Index).Float()
-			}
-			s := spanOf(vs)
-			row.FieldByIndex(f.Index).SetFloat(s.Median)
-			agg.Range[name] = s
+			s = spanOf(fieldOf(runs, f.Index, reflect.Value.Float))
+			dst.SetFloat(s.Median)
+		default:
+			continue
 		}
+		agg.Range[name] = s
 	}
 	agg.BansBy = medianByKey(runs, func(r result) map[string]int { return r.BansBy })
 	agg.LostBy = medianByKey(runs, func(r result) map[string]int { return r.LostBy })
@@ -226,6 +229,18 @@ func medianByMethod(runs []result) map[string]methodResult {
 		}
 	}
 	return out
+}
+
+// fieldOf returns the field at index of each run, as a float64 (0 where
+// the run lacks it: a nil embedded pointer).
+func fieldOf[T int64 | float64](runs []result, index []int, get func(reflect.Value) T) []float64 {
+	vs := make([]float64, len(runs))
+	for k := range runs {
+		if v, err := reflect.ValueOf(runs[k]).FieldByIndexErr(index); err == nil {
+			vs[k] = float64(get(v))
+		}
+	}
+	return vs
 }
 
 // medianByKey returns, for every key of any run's map, the median over the

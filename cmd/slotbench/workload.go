@@ -39,6 +39,8 @@ type workload struct {
 	Fleet     int           // processes sharing the API key, the workers dealt out among them
 	Redis     string        // host:port of the Redis that the -shared policies use; "": none
 	Bypass    string        // how the thread-permit policies' workers poll: "" through the Transport; bypassTaskDone, bypassCeiling around it
+	Arrivals  float64       // open-loop demand, tasks per second, instead of Workers; 0: closed loops (arrivals.go)
+	Deadline  time.Duration // with Arrivals: a task not accepted within it of its arrival is missed; 0: none
 
 	// -mix and -type-outage (mix.go).
 	Mix        string // the share of tasks per in.php method, as -mix takes it (parseMix); "": defaultMix
@@ -140,6 +142,7 @@ type env struct {
 	wire  *tap         // the provider's transport, counted
 	plain *http.Client // over wire, for the hand-written loops
 	rec   recorder
+	arr   arrivalCounts // under -arrivals
 
 	prefix  string   // Redis key prefix of this run's own
 	closers []func() // run by close, last first
@@ -228,7 +231,10 @@ func runPolicy(ctx context.Context, w workload, p policy, progress func(time.Dur
 	defer cancel()
 
 	var wg sync.WaitGroup
-	for i := range w.Workers {
+	if w.Arrivals > 0 {
+		wg.Go(func() { e.arrive(ctx, &wg, submits) })
+	}
+	for i := range w.closedLoops() {
 		submit := submits[i%len(submits)]
 		draw := w.drawer(i)
 		wg.Go(func() { e.worker(ctx, submit, draw) })

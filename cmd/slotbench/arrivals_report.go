@@ -1,0 +1,88 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+)
+
+// describeArrivals is the table's heading line under -arrivals: the
+// workload, with the arrivals in place of the workers.
+func describeArrivals(w workload) string {
+	demand := fmt.Sprintf("tasks arriving at %g/s (Poisson)", w.Arrivals)
+	if w.Deadline > 0 {
+		demand += fmt.Sprintf(", deadline %v", w.Deadline)
+	} else {
+		demand += ", no deadline"
+	}
+	return strings.Replace(describe(w), fmt.Sprintf("%d workers", w.Workers), demand, 1)
+}
+
+// deadlineJSON is -deadline for the JSON workload: "" (left out) when not set.
+func deadlineJSON(w workload) string {
+	if w.Deadline <= 0 {
+		return ""
+	}
+	return w.Deadline.String()
+}
+
+// writeArrivalTable prints the table under -arrivals: what the closed-loop
+// table says of the account, with the arrivals' figures in place of the
+// share accepted and the time to acceptance from the worker's call.
+func writeArrivalTable(out io.Writer, w workload, results []result) error {
+	fmt.Fprintln(out, describeArrivals(w))
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	width := len("policy")
+	for _, r := range results {
+		width = max(width, len(r.Policy))
+	}
+	fmt.Fprintf(tw, "%-*s\taccepted/min\tslot util\tarrived\tin time\tmissed\tmissed share\taccept p50\taccept p99\tbilled, missed\tattempts/task\tpeak NO_SLOT/min\tbans\t\n", width, "policy")
+	for _, r := range results {
+		a := r.ArrivalStats
+		if a == nil {
+			a = &ArrivalStats{}
+		}
+		fmt.Fprintf(tw, "%-*s\t%.1f\t%.1f%%\t%d\t%d\t%d\t%.1f%%\t%s\t%s\t%d\t%.2f\t%d\t%s\t\n",
+			width, r.Policy, r.AcceptedPerMin, 100*r.Utilization, a.Arrived, a.InTime, a.Missed, 100*a.MissedShare,
+			secs(a.AcceptP50), secs(a.AcceptP99), a.BilledMissed, r.AttemptsPerAcc, r.PeakNoSlot, bansCell(r))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "(missed: not accepted within the deadline: given up, abandoned at the deadline, accepted late, or dropped (%d tasks already waiting); "+
+		"missed share: of the tasks whose fate the run saw (tasks still waiting at its end count in neither); accept p50/p99: from arrival, tasks accepted in time; "+
+		"billed, missed: tasks the provider billed that were not accepted in time; provider time; ban line %d NO_SLOT/min)\n", maxPending, banLine)
+	if line := fewestMissed(results); line != "" {
+		fmt.Fprintln(out, line)
+	}
+	_, err := fmt.Fprintln(out, verdict(results))
+	return err
+}
+
+// fewestMissed names the ban-free policy that missed the smallest share of
+// its tasks (of all of them if every one started a ban), with the others
+// within a point of it; "" without results.
+func fewestMissed(results []result) string {
+	pool, banFree := safePool(results)
+	pool = slices.DeleteFunc(pool, func(r result) bool { return r.ArrivalStats == nil })
+	if len(pool) == 0 {
+		return ""
+	}
+	best := slices.MinFunc(pool, func(a, b result) int { return cmpFloat(a.MissedShare, b.MissedShare) })
+	var tied []string
+	for _, r := range pool {
+		if r.Policy != best.Policy && r.MissedShare-best.MissedShare <= 0.01 {
+			tied = append(tied, r.Policy)
+		}
+	}
+	line := fmt.Sprintf("fewest missed: %s, %.1f%% of its tasks missed, accept p99 %s", best.Policy, 100*best.MissedShare, secs(best.AcceptP99))
+	if len(tied) > 0 {
+		line += fmt.Sprintf(" (within a point: %s)", strings.Join(tied, ", "))
+	}
+	if !banFree {
+		line += " (every policy started a ban)"
+	}
+	return line
+}
