@@ -166,7 +166,7 @@
 // The line before it says how late the run's timers woke against provider
 // time (the workers' and the loops' sleeps; timer_lateness in the JSON):
 // at x150 a wake 1 ms late in real time is 150 ms late in provider time.
-// When the sleeps woke late by more than 2% of -poll on average, the figures
+// When the sleeps woke late by more than 4% of -poll on average, the figures
 // may have moved with the machine's load, and a warning (also on stderr
 // with -json - or -csv -, and as warning in the JSON) names a lower -speed.
 //

@@ -82,11 +82,14 @@ func TestLatenessLate(t *testing.T) {
 		delay     time.Duration // real
 		wantSpeed string
 	}{
-		// 150 ms of provider time late at x1: no speed can help but 1.
-		{1, 150 * time.Millisecond, "-speed 1)"},
-		// 2 ms real at x150 is 300 ms of provider time: x25 would wake
-		// 50 ms late, half the 100 ms bar; rounded to x20.
-		{150, 2 * time.Millisecond, "-speed 20)"},
+		// 250 ms of provider time late at x1: no speed can help but 1.
+		{1, 250 * time.Millisecond, "-speed 1)"},
+		// 2 ms real at x150 is 300 ms of provider time: x50 would wake
+		// 100 ms late, half the 200 ms bar.
+		{150, 2 * time.Millisecond, "-speed 50)"},
+		// 4 ms real at x150 is 600 ms: x25 would wake 100 ms late; rounded
+		// to x20.
+		{150, 4 * time.Millisecond, "-speed 20)"},
 	}
 	for _, tt := range tests {
 		results, w, table := lateRun(t, tt.speed, tt.delay)
@@ -114,5 +117,18 @@ func TestLatenessLate(t *testing.T) {
 		if l := rep.Results[0].TimerLateness; rep.Warning != warn || l.P50 < 0.99*late || l.Mean < 0.99*late {
 			t.Errorf("x%g: json warning %q, guide-batch's lateness %+v; want the warning and at least %vs late", tt.speed, rep.Warning, l, late)
 		}
+	}
+}
+
+// TestLatenessUnderBar: wakes a little late, as on a quiet machine at x150
+// (1 ms real, 150 ms of provider time, under the 200 ms bar), are reported
+// but not warned about.
+func TestLatenessUnderBar(t *testing.T) {
+	results, w, table := lateRun(t, 150, time.Millisecond)
+	if warn := latenessWarning(w, results); warn != "" || strings.Contains(table, "warning:") {
+		t.Errorf("wakes 150ms late (provider time) warned %q; table:\n%s", warn, table)
+	}
+	if !strings.Contains(table, "(timers: sleeps woke late by mean 150ms") {
+		t.Errorf("table does not report the lateness:\n%s", table)
 	}
 }
