@@ -111,6 +111,11 @@ func (m *threadsModel) pick(arg int) (string, bool) {
 
 func runThreads(t *testing.T, th *threads, ops []byte) {
 	m := &threadsModel{th: th, submitting: map[string]int{}, served: map[string]int{}}
+	t.Cleanup(func() {
+		for _, w := range m.waiting {
+			w.cancel() // a failed check leaves none blocked in the bubble
+		}
+	})
 	for i, op := range ops {
 		arg := 0
 		if i+1 < len(ops) {
