@@ -35,13 +35,12 @@ type submission struct {
 	slow  bool   // a reCAPTCHA-like task, for its ceiling
 }
 
-// take takes a permit: the fleet's when Shared.Threads answers, the
-// Transport's own for the submit's type otherwise. The fleet's store
-// learns one capacity for the key, which the types share.
+// take takes a permit for the submit's type: the fleet's when
+// Shared.Threads answers, the Transport's own otherwise.
 func (s *submission) take(ctx context.Context) error {
 	th := s.t.threads
 	if st := s.t.shared.Threads; st != nil {
-		token, err := st.Acquire(ctx, th.plan, th.overbookNow(), th.ceilingSlow)
+		token, err := st.Acquire(ctx, s.typ, th.plan, th.overbookNow(), th.ceilingSlow)
 		switch err := s.t.sharedResult(ctx, sharedThreads, err); err {
 		case nil:
 			s.token = token
@@ -121,7 +120,7 @@ func (s *submission) attempt(ctx context.Context, req *http.Request, typ string)
 // the Transport's own, and reports whether it was a probe.
 func (s *submission) noSlot(ctx context.Context) bool {
 	if st := s.t.shared.Threads; st != nil && s.token != "" {
-		probe, err := st.NoSlot(ctx)
+		probe, err := st.NoSlot(ctx, s.typ, s.t.threads.plan)
 		if s.t.sharedResult(ctx, sharedThreads, err) == nil {
 			return probe
 		}

@@ -53,9 +53,9 @@ import (
 // for its workers. When the key's total is what holds them, the permit
 // that comes back goes to the oldest submit of any type with room.
 //
-// With Shared.Threads the fleet's store holds the permits and learns one
-// capacity for the key, which the types share; the per-type capacities
-// above are the Transport's own, used while the store is down.
+// With Shared.Threads the fleet's store holds the permits and learns each
+// type's capacity for the fleet (see SharedThreads); the Transport's own,
+// above, stand in while the store is down.
 //
 // The overbook covers the lag between a solve's end and the poll that sees
 // it: the provider frees the thread first. Unless Overbook sets it, it is
