@@ -41,7 +41,8 @@ type Advice struct {
 	Threads ThreadStats
 	// ByType are the figures by task type (Stats.ByType): while only some
 	// types' breakers are open, Go is true for the others, and Reason
-	// names the open ones.
+	// names the open ones; with Threads, Reason names the types whose
+	// submits wait for their type's threads.
 	ByType map[string]TypeStats
 }
 
@@ -55,6 +56,20 @@ func openTypes(by map[string]TypeStats) []string {
 	}
 	slices.Sort(open)
 	return open
+}
+
+// fullTypes lists, sorted, the types whose submits wait for a thread
+// permit while their type's permits are all out: "recaptcha (4 of 4, 3
+// waiting)". A submit of another type may go at once.
+func fullTypes(by map[string]TypeStats) []string {
+	var full []string
+	for typ, s := range by {
+		if th := s.Threads; th.Waiters > 0 && th.Held >= th.Limit {
+			full = append(full, fmt.Sprintf("%s (%d of %d, %d waiting)", typ, th.Held, th.Limit, th.Waiters))
+		}
+	}
+	slices.Sort(full)
+	return full
 }
 
 // Advice tells whether to start a batch now. It sends nothing.
@@ -93,6 +108,9 @@ func (t *Transport) Advice() Advice {
 		a.Reason = fmt.Sprintf("%d of %d thread permits held, %d submits waiting", a.Threads.Held, a.Threads.Limit, a.Threads.Waiters)
 		if w := a.Threads.ExpectedWait; w > 0 {
 			a.Reason += fmt.Sprintf("; a new submit would wait about %v", w.Round(time.Second))
+		}
+		if full := fullTypes(a.ByType); len(full) > 0 {
+			a.Reason += "; waiting for their type's threads: " + strings.Join(full, ", ")
 		}
 	case answers >= 10 && share >= 0.8:
 		a.Reason = fmt.Sprintf("%.0f%% of the last minute's submits found no free slot", 100*share)

@@ -60,3 +60,23 @@ func TestAdviceByType(t *testing.T) {
 		}
 	})
 }
+
+// TestAdviceThreadsByType: with thread permits, Advice names the type
+// whose submits wait for their type's threads, and still says go.
+func TestAdviceThreadsByType(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := mustNew(t, memRT{answers("OK|1")}, Config{Rate: math.Inf(1), Threads: Threads{Enabled: true, Overbook: 1}})
+		for range 2 {
+			tr.threads.acquire(t.Context(), TypeRecaptcha) // recaptcha's limit: 1 + 1
+		}
+		go tr.threads.acquire(t.Context(), TypeRecaptcha)
+		synctest.Wait()
+		a := tr.Advice()
+		if !a.Go || !strings.Contains(a.Reason, "waiting for their type's threads: recaptcha (2 of 2, 1 waiting)") {
+			t.Errorf("Advice = %+v, want Go, naming recaptcha's line", a)
+		}
+		if th := a.ByType[TypeRecaptcha].Threads; th != (TypeThreads{Held: 2, Capacity: 1, Limit: 2, Waiters: 1}) {
+			t.Errorf("ByType[recaptcha].Threads = %+v", th)
+		}
+	})
+}

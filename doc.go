@@ -24,8 +24,10 @@
 //
 //   - The thread permit comes first and is held from before the first
 //     attempt until the task is seen to end, as the provider holds a thread
-//     (see Threads): submits beyond the account's capacity wait in line,
-//     in arrival order, rather than spend attempts on NO_SLOT answers.
+//     (see Threads): submits beyond the capacity learned for their task
+//     type, or beyond the plan, wait in their type's line, in arrival
+//     order, rather than spend attempts on NO_SLOT answers. It is taken at
+//     the first attempt, once the retry loop has read the submit's type.
 //   - The breaker comes first, so that while it is open a submit fails at
 //     once with ErrCircuitOpen, spending neither budget nor a pacer token
 //     nor a request. Its run of NO_SLOT answers is kept per task type

@@ -177,8 +177,8 @@ func TestPollSharedGetBody(t *testing.T) {
 	const body = `{"clientKey":"k","taskId":42}`
 	var got string
 	tr := mustNew(t, recordBody(&got, `{"errorId":0,"status":"ready","solution":{"text":"x"}}`), Config{Threads: Threads{Enabled: true}})
-	tr.threads.acquire(context.Background())
-	tr.threads.accepted("42", false)
+	tr.threads.acquire(context.Background(), "")
+	tr.threads.accepted("", "42", false)
 	resp, err := tr.RoundTrip(rewindingRequest("http://provider.test/getTaskResult", body))
 	if err != nil {
 		t.Fatal(err)

@@ -112,34 +112,41 @@ type SharedBreaker interface {
 
 // SharedThreads is the fleet-wide store of thread permits (Config.Threads),
 // for processes that share one API key: the account's threads are the
-// fleet's. A permit is a submit under way (named by a token) or a task in
+// fleet's. As the Transport's own permits, the store keeps a capacity per
+// task type (TaskType; a bounded number of types) within the plan's total
+// for the key; a store that keeps one capacity for the key has the types
+// share it, and a reCAPTCHA shortage then lowers it for images too. A permit is a submit under way (named by a token) or a task in
 // flight (named by its id); both expire on their own, so a process that
 // dies leaks nothing for good. The Transport keeps the policy (when to
 // take, keep and give back a permit, what a NO_SLOT says) and asks the
 // store for the fleet's counts; a failing store leaves the Transport on
 // its local permits for that submit.
 type SharedThreads interface {
-	// Acquire takes a permit for a submit when the fleet's permits out
-	// (submits under way and tasks in flight) are fewer than the fleet's
-	// capacity (plan, or 1, until learned) plus overbook, and waits,
+	// Acquire takes a permit for a submit of task type typ ("": none
+	// read) when the fleet's permits out of the type (submits under way
+	// and tasks in flight) are fewer than the type's capacity (plan, or 1,
+	// until learned) plus overbook and, with a plan, the fleet's permits
+	// out of every type are fewer than plan plus overbook; and waits,
 	// cancellably, until they are otherwise (then it returns an error
 	// matching ctx.Err()). The permit expires after ttl unless Accepted or
 	// Release names its token first.
-	Acquire(ctx context.Context, plan, overbook int, ttl time.Duration) (token string, err error)
+	Acquire(ctx context.Context, typ string, plan, overbook int, ttl time.Duration) (token string, err error)
 	// Accepted turns the permit into the lease of task id, until ceiling
-	// from now, and raises the fleet's capacity by one when its tasks in
-	// flight are above it, never above plan (0: no plan). While NO_SLOT
-	// answers came within quiet, it raises it one step per capacity's
-	// worth of such acceptances instead.
+	// from now, and raises the capacity of the permit's type by one when
+	// the fleet's tasks of the type are above it, never above plan (0: no
+	// plan). While the type's NO_SLOT answers came within quiet, it raises
+	// it one step per capacity's worth of such acceptances instead.
 	Accepted(ctx context.Context, token, id string, ceiling time.Duration, plan int, quiet time.Duration) error
 	// Release gives back the permit of a submit that ended without
 	// acceptance, or keeps it as an anonymous lease until ceiling from now
 	// (ceiling > 0) for a submit that may have been accepted.
 	Release(ctx context.Context, token string, ceiling time.Duration) error
-	// NoSlot learns from a NO_SLOT answer: when the fleet's tasks in flight
-	// are fewer than its capacity, the capacity falls to them (at least 1)
-	// and probe is false; otherwise the answer was a probe.
-	NoSlot(ctx context.Context) (probe bool, err error)
+	// NoSlot learns from a NO_SLOT answer to a submit of task type typ:
+	// when the fleet's tasks of the type are fewer than the type's
+	// capacity, and with a plan the fleet's tasks of every type are fewer
+	// than plan, the type's capacity falls to them (at least 1) and probe
+	// is false; otherwise the answer was a probe.
+	NoSlot(ctx context.Context, typ string, plan int) (probe bool, err error)
 	// Done ends the lease of task id, whichever process holds it, and
 	// reports whether there was one.
 	Done(ctx context.Context, id string) (bool, error)

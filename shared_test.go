@@ -206,10 +206,10 @@ func (f *fakeThreads) note(call string) error {
 	return f.fail
 }
 
-func (f *fakeThreads) Acquire(ctx context.Context, plan, overbook int, _ time.Duration) (string, error) {
+func (f *fakeThreads) Acquire(ctx context.Context, typ string, plan, overbook int, _ time.Duration) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := f.note("acquire"); err != nil {
+	if err := f.note("acquire " + typ); err != nil {
 		return "", err
 	}
 	if len(f.pending)+len(f.leases) >= f.capacity+overbook {
@@ -239,10 +239,10 @@ func (f *fakeThreads) Release(_ context.Context, token string, ceiling time.Dura
 	return f.note(fmt.Sprintf("release %v", ceiling))
 }
 
-func (f *fakeThreads) NoSlot(context.Context) (bool, error) {
+func (f *fakeThreads) NoSlot(_ context.Context, typ string, _ int) (bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return len(f.leases) >= f.capacity, f.note("noslot")
+	return len(f.leases) >= f.capacity, f.note("noslot " + typ)
 }
 
 func (f *fakeThreads) Done(_ context.Context, id string) (bool, error) {
@@ -256,7 +256,8 @@ func (f *fakeThreads) Done(_ context.Context, id string) (bool, error) {
 // TestSharedThreads: with Shared.Threads, permits come from the fleet's
 // store: an accepted task's lease carries its id and ceiling, a refused
 // submit gives its permit back, one that may have been accepted keeps it to
-// the ceiling, NO_SLOT answers are judged on the fleet's count, and a poll
+// the ceiling, NO_SLOT answers are judged on the fleet's count (each call
+// naming the submit's task type), and a poll
 // or TaskDone ends the lease whichever process took it. A failing store
 // leaves the Transport on its own permits.
 func TestSharedThreads(t *testing.T) {
@@ -303,7 +304,8 @@ func TestSharedThreads(t *testing.T) {
 		f.mu.Lock()
 		calls := strings.Join(f.calls, ", ")
 		f.mu.Unlock()
-		want := "acquire, accepted 1, acquire, noslot, noslot, accepted 4, done 1, done 1, acquire, release 0s"
+		want := "acquire recaptcha, accepted 1, acquire recaptcha, noslot recaptcha, noslot recaptcha, accepted 4, done 1, done 1, " +
+			"acquire recaptcha, release 0s"
 		if calls != want {
 			t.Errorf("store calls:\n%s\nwant\n%s", calls, want)
 		}

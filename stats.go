@@ -44,8 +44,9 @@ type Stats struct {
 	// Threads are the thread permits' figures (with Threads on).
 	Threads ThreadStats
 	// ByType breaks the submits down by task type (TaskType), for the
-	// first 32 types seen: NO_SLOT is per type, and so is the breaker's
-	// run of them (Breaker is the worst of these, or a ban).
+	// first 32 types seen: NO_SLOT is per type, and so are the breaker's
+	// run of them (Breaker is the worst of these, or a ban) and the
+	// thread capacity learned (with Threads on).
 	ByType map[string]TypeStats
 }
 
@@ -58,6 +59,8 @@ type TypeStats struct {
 	// Rate is the type's adaptive rate, attempts per second (with
 	// Adaptive on; 0 otherwise): NO_SLOT slows the type that got it.
 	Rate float64
+	// Threads are the type's thread permits (with Threads on).
+	Threads TypeThreads
 }
 
 // Stats returns a snapshot of the Transport's counters.
@@ -108,6 +111,13 @@ func (t *Transport) typeStats() map[string]TypeStats {
 		ts := m[typ]
 		ts.Rate = r
 		m[typ] = ts
+	}
+	if t.threads != nil {
+		for typ, th := range t.threads.typeStats() {
+			ts := m[typ]
+			ts.Threads = th
+			m[typ] = ts
+		}
 	}
 	return m
 }

@@ -8,22 +8,16 @@ import (
 )
 
 // submit runs a submit's attempts holding a thread permit (Config.Threads),
-// taken first: the fleet's, from Shared.Threads, or the Transport's own,
-// in arrival order. The permit becomes the task's lease when the submit is
+// taken before the first attempt, once the submit's type is read: the
+// fleet's, from Shared.Threads, or the Transport's own, in arrival order
+// within the type. The permit becomes the task's lease when the submit is
 // accepted, or may have been; otherwise it goes back at once.
 func (t *Transport) submit(req *http.Request) (*http.Response, error) {
-	ctx := req.Context()
 	s := &submission{t: t}
-	start := time.Now()
-	err := s.take(ctx)
-	t.stats.threadWait.Add(int64(time.Since(start)))
-	if err != nil {
-		t.stats.submits.Add(1)
-		closeBody(req)
-		return nil, notSent(err)
-	}
 	resp, err := t.retry.do(req, s)
-	s.end(context.WithoutCancel(ctx))
+	if s.held {
+		s.end(context.WithoutCancel(req.Context()))
+	}
 	return resp, err
 }
 
@@ -33,18 +27,20 @@ func (t *Transport) submit(req *http.Request) (*http.Response, error) {
 // the last is the one that says.
 type submission struct {
 	t     *Transport
+	typ   string // the task type (TaskType)
+	held  bool   // a permit is taken
 	token string // the fleet's permit; "": the Transport's own
 	id    string // the task id, when accepted
 	maybe bool   // sent, and may have been accepted: no answer, a 5xx, a cut answer
 	slow  bool   // a reCAPTCHA-like task, for its ceiling
 }
 
-// take takes a permit: the fleet's when Shared.Threads answers, the
-// Transport's own otherwise.
+// take takes a permit for the submit's type: the fleet's when
+// Shared.Threads answers, the Transport's own otherwise.
 func (s *submission) take(ctx context.Context) error {
 	th := s.t.threads
 	if st := s.t.shared.Threads; st != nil {
-		token, err := st.Acquire(ctx, th.plan, th.overbookNow(), th.ceilingSlow)
+		token, err := st.Acquire(ctx, s.typ, th.plan, th.overbookNow(), th.ceilingSlow)
 		switch err := s.t.sharedResult(ctx, sharedThreads, err); err {
 		case nil:
 			s.token = token
@@ -54,7 +50,7 @@ func (s *submission) take(ctx context.Context) error {
 			return err
 		}
 	}
-	_, err := th.acquire(ctx)
+	_, err := th.acquire(ctx, s.typ)
 	return err
 }
 
@@ -64,11 +60,11 @@ func (s *submission) end(ctx context.Context) {
 	if s.token == "" {
 		switch {
 		case s.id != "":
-			th.accepted(s.id, s.slow)
+			th.accepted(s.typ, s.id, s.slow)
 		case s.maybe:
-			th.maybeAccepted(s.slow)
+			th.maybeAccepted(s.typ, s.slow)
 		default:
-			th.release()
+			th.release(s.typ)
 		}
 		return
 	}
@@ -89,6 +85,19 @@ func (s *submission) end(ctx context.Context) {
 }
 
 func (s *submission) attempt(ctx context.Context, req *http.Request, typ string) (*http.Response, action, error) {
+	if !s.held {
+		// The first attempt: the permit first, for the type the
+		// retrier read.
+		s.typ = typ
+		start := time.Now()
+		err := s.take(ctx)
+		s.t.stats.threadWait.Add(int64(time.Since(start)))
+		if err != nil {
+			closeBody(req)
+			return nil, action{}, notSent(err)
+		}
+		s.held = true
+	}
 	resp, act, err := s.t.attempt(ctx, req, typ)
 	switch {
 	case err != nil:
@@ -111,12 +120,12 @@ func (s *submission) attempt(ctx context.Context, req *http.Request, typ string)
 // the Transport's own, and reports whether it was a probe.
 func (s *submission) noSlot(ctx context.Context) bool {
 	if st := s.t.shared.Threads; st != nil && s.token != "" {
-		probe, err := st.NoSlot(ctx)
+		probe, err := st.NoSlot(ctx, s.typ, s.t.threads.plan)
 		if s.t.sharedResult(ctx, sharedThreads, err) == nil {
 			return probe
 		}
 	}
-	return s.t.threads.noSlot()
+	return s.t.threads.noSlot(s.typ)
 }
 
 // taskEnded gives back the permit of task id, seen to end: the fleet's

@@ -22,7 +22,8 @@ const (
 // TaskType returns the type of task an in.php method or a createTask
 // task.type names: one of the Type constants, or, for a name it does not
 // know, the name itself in lower case (its own type). Case does not
-// matter. "" for an empty name.
+// matter. "" for an empty name, and for an unknown name over 64 bytes: a
+// type is kept (in memory, and in a shared store) by its name.
 func TaskType(method string) string {
 	m := strings.ToLower(strings.TrimSpace(method))
 	switch {
@@ -40,9 +41,14 @@ func TaskType(method string) string {
 		return TypeGeeTest
 	case m == "post" || m == "base64" || strings.Contains(m, "imagetotext"):
 		return TypeImage
+	case len(m) > maxTypeLen:
+		return ""
 	}
 	return m
 }
+
+// maxTypeLen bounds the name of a task type that TaskType does not know.
+const maxTypeLen = 64
 
 // slowType reports whether tasks of type typ take the provider 15 s or
 // more: the token captchas, polled first after 15 s (PollPacing.FirstSlow)

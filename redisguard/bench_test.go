@@ -103,7 +103,7 @@ func BenchmarkThreads(b *testing.B) {
 		b.ReportAllocs()
 		i := 0
 		for b.Loop() {
-			token, err := th.Acquire(ctx, 0, 1, time.Minute)
+			token, err := th.Acquire(ctx, "", 0, 1, time.Minute)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -18,10 +18,11 @@ import (
 // and ARGV[1] the type T ("" for the untyped: KEYS[6..8] are KEYS[9..11]).
 // An entry is named by the index of its open key: 3, 6 or 9.
 
-// maxTypes bounds the task types whose breakers Redis keeps apart, as
-// slotguard's Transport bounds its own: past it, a type's NO_SLOT opening
-// goes to the untyped breaker, so that random method names cannot grow
-// Redis without bound.
+// maxTypes bounds the task types whose breakers and thread permits Redis
+// keeps apart, as slotguard's Transport bounds its own: past it, a type's
+// NO_SLOT opening goes to the untyped breaker and its permits to the
+// untyped entry, so that random method names cannot grow Redis without
+// bound.
 const maxTypes = 32
 
 // maxTypeLen bounds a type's name in a key: a longer one is the untyped.

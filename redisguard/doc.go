@@ -63,14 +63,18 @@
 // may see it end. Threads keeps the permits out as members of two sorted
 // sets, submits under way by a token and tasks in flight by task id, each
 // scored by when it expires (the ttl of a submit, the ceiling of a task),
-// and the capacity the fleet learned in a hash. Every call (Acquire,
-// Accepted, Release, NoSlot, Done) is one Lua script that drops the
-// expired members first, then counts and changes; no lock is held across
-// a request. Acquire admits while the permits out are fewer than the
-// capacity plus the Transport's overbook; otherwise it waits for the
-// soonest expiry, or Config.Poll at most, and asks again. A process's
-// waiters ask one at a time, in arrival order, and a permit it frees wakes
-// its first waiter at once; a permit another process frees is seen at the
+// the same members again in two sets per task type, and the capacity the
+// fleet learned for each type in a hash. NO_SLOT is per worker pool, so
+// the capacity is learned per type (at most 32 types; later ones share
+// the untyped entry), and the Transport's plan is the key's total. Every
+// call (Acquire, Accepted, Release, NoSlot, Done) is one Lua script that
+// drops the expired members first, then counts and changes; no lock is
+// held across a request. Acquire admits while the type's permits out are
+// fewer than its capacity plus the Transport's overbook, and with a plan
+// the key's are fewer than the plan plus the overbook; otherwise it waits
+// for the soonest expiry, or Config.Poll at most, and asks again. A
+// process's waiters of one type ask one at a time, in arrival order, and a
+// permit it frees wakes the first waiter of each type at once; a permit another process frees is seen at the
 // next ask, and across processes waiters go in no particular order. Done
 // from any process ends the task's lease, once.
 //
@@ -195,7 +199,8 @@
 //
 // Keys are Prefix + ":{" + the first 16 hex digits of the API key's SHA-256
 // + "}:" + a name (pacer, noslot, pending, submits, open, tripped, probe,
-// epoch, threads:leases, threads:pending, threads:cap); the API key itself
+// epoch, threads:leases, threads:pending, threads:cap, threads:types,
+// threads:type:TYPE:leases and :pending); the API key itself
 // is never stored nor logged. The breaker's names: open, tripped and probe
 // are the key's breaker (bans); open:T, tripped:T and probe:T type T's (T
 // a slotguard.TaskType of at most 64 bytes), for at most 32 types at once;

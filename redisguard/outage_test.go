@@ -28,10 +28,10 @@ func fleetCalls(f *Fleet, open time.Duration) []fleetCall {
 		{"Breaker.Allow", func() error { _, err := f.Breaker.Allow(ctx, ""); return err }},
 		{"Breaker.Open", func() error { return f.Breaker.Open(ctx, "", time.Now().Add(open), "") }},
 		{"Breaker.Close", func() error { return f.Breaker.Close(ctx, "") }},
-		{"Threads.Acquire", func() error { _, err := f.Threads.Acquire(ctx, 0, 100, time.Minute); return err }},
+		{"Threads.Acquire", func() error { _, err := f.Threads.Acquire(ctx, "", 0, 100, time.Minute); return err }},
 		{"Threads.Accepted", func() error { return f.Threads.Accepted(ctx, "", "task1", time.Minute, 0, time.Minute) }},
 		{"Threads.Release", func() error { return f.Threads.Release(ctx, "", 0) }},
-		{"Threads.NoSlot", func() error { _, err := f.Threads.NoSlot(ctx); return err }},
+		{"Threads.NoSlot", func() error { _, err := f.Threads.NoSlot(ctx, "", 0); return err }},
 		{"Threads.Done", func() error { _, err := f.Threads.Done(ctx, "task1"); return err }},
 		{"Threads.Usage", func() error { _, err := f.Threads.Usage(ctx); return err }},
 	}
@@ -63,7 +63,7 @@ func callsWork(t *testing.T, f *Fleet, what string) {
 	must(t, what+": Budget.Admit", f.Budget.Admit(ctx))
 	f.Budget.Done(ctx, slotguard.OutcomeAccepted)
 	must(t, what+": Pacer.Wait", f.Pacer.Wait(ctx))
-	token, err := f.Threads.Acquire(ctx, 0, 100, time.Minute)
+	token, err := f.Threads.Acquire(ctx, "", 0, 100, time.Minute)
 	must(t, what+": Threads.Acquire", err)
 	must(t, what+": Threads.Release", f.Threads.Release(ctx, token, 0))
 	// The process remembers the opening that callsFail made while Redis

@@ -43,7 +43,7 @@ func usage(t *testing.T, th *Threads) ThreadUsage {
 func acquireWithin(t *testing.T, th *Threads, overbook int, lo, hi time.Duration) string {
 	t.Helper()
 	start := time.Now()
-	token, err := th.Acquire(ctxFor(t, 5*time.Second), 0, overbook, long)
+	token, err := th.Acquire(ctxFor(t, 5*time.Second), "", 0, overbook, long)
 	must(t, "Acquire", err)
 	if d := time.Since(start); d < lo || d > hi {
 		t.Errorf("Acquire took %v, want %v to %v", d, lo, hi)
@@ -76,7 +76,7 @@ func TestThreadsAdmitCapacityPlusOverbook(t *testing.T) {
 			for _, th := range ths {
 				for range 4 {
 					wg.Go(func() {
-						token, err := th.Acquire(ctx, 0, tt.overbook, long)
+						token, err := th.Acquire(ctx, "", 0, tt.overbook, long)
 						switch {
 						case err == nil:
 							mu.Lock()
@@ -109,7 +109,7 @@ func TestThreadsDoneByAnotherProcess(t *testing.T) {
 	addr := redistest.Addr(t)
 	ths := threadsOf(t, addr, 3, Config{Poll: 50 * time.Millisecond})
 	ctx := context.Background()
-	token, err := ths[0].Acquire(ctx, 0, 0, long)
+	token, err := ths[0].Acquire(ctx, "", 0, 0, long)
 	must(t, "Acquire", err)
 	must(t, "Accepted", ths[0].Accepted(ctx, token, "task1", long, 0, quiet))
 	time.AfterFunc(200*time.Millisecond, func() {
@@ -137,18 +137,18 @@ func TestThreadsExpire(t *testing.T) {
 		hold func(th *Threads, d time.Duration) error
 	}{
 		{"task past its ceiling", func(th *Threads, d time.Duration) error {
-			token, err := th.Acquire(context.Background(), 0, 0, long)
+			token, err := th.Acquire(context.Background(), "", 0, 0, long)
 			if err != nil {
 				return err
 			}
 			return th.Accepted(context.Background(), token, "task1", d, 0, quiet)
 		}},
 		{"submit past its ttl", func(th *Threads, d time.Duration) error {
-			_, err := th.Acquire(context.Background(), 0, 0, d)
+			_, err := th.Acquire(context.Background(), "", 0, 0, d)
 			return err
 		}},
 		{"maybe accepted past its ceiling", func(th *Threads, d time.Duration) error {
-			token, err := th.Acquire(context.Background(), 0, 0, long)
+			token, err := th.Acquire(context.Background(), "", 0, 0, long)
 			if err != nil {
 				return err
 			}
@@ -169,13 +169,13 @@ func TestThreadsRelease(t *testing.T) {
 	addr := redistest.Addr(t)
 	th := threadsOf(t, addr, 1, Config{})[0]
 	ctx := context.Background()
-	token, err := th.Acquire(ctx, 0, 5, long)
+	token, err := th.Acquire(ctx, "", 0, 5, long)
 	must(t, "Acquire", err)
 	must(t, "Release", th.Release(ctx, token, 0))
 	if u := usage(t, th); u != (ThreadUsage{Capacity: 1}) {
 		t.Errorf("Usage() after Release(token, 0) = %+v, want nothing held", u)
 	}
-	token, err = th.Acquire(ctx, 0, 5, long)
+	token, err = th.Acquire(ctx, "", 0, 5, long)
 	must(t, "Acquire", err)
 	must(t, "Release", th.Release(ctx, token, long))
 	if u := usage(t, th); u != (ThreadUsage{Tasks: 1, Capacity: 1}) {
@@ -231,18 +231,18 @@ func TestThreadsLearnCapacity(t *testing.T) {
 				th := ths[i%len(ths)]
 				switch s.op {
 				case 'a':
-					token, err := th.Acquire(ctx, 0, 100, long)
+					token, err := th.Acquire(ctx, "", 0, 100, long)
 					must(t, "Acquire", err)
 					id := "task" + strconv.Itoa(i)
 					must(t, "Accepted", th.Accepted(ctx, token, id, long, tt.plan, tt.quiet))
 					tasks = append(tasks, id)
 				case 'm':
-					token, err := th.Acquire(ctx, 0, 100, long)
+					token, err := th.Acquire(ctx, "", 0, 100, long)
 					must(t, "Acquire", err)
 					must(t, "Release", th.Release(ctx, token, long))
 					tasks = append(tasks, "?"+token)
 				case 'n':
-					probe, err := th.NoSlot(ctx)
+					probe, err := th.NoSlot(ctx, "", 0)
 					must(t, "NoSlot", err)
 					if probe != s.probe {
 						t.Errorf("step %d: NoSlot() = %v, want %v", i, probe, s.probe)
@@ -263,18 +263,20 @@ func TestThreadsLearnCapacity(t *testing.T) {
 }
 
 func TestThreadsKeysExpire(t *testing.T) {
-	// Every key expires on its own: the sets with their last member, the
-	// learned capacity a (scaled) day after its last change.
+	// Every key expires on its own: the sets with their last member (the
+	// key's and the type's), the learned capacity and the types seen a
+	// (scaled) day after their last change.
 	addr := redistest.Addr(t)
 	f := fleetOf(t, addr, testKey(t), 1, Config{TimeScale: 1000})[0]
 	th, ctx := f.Threads, context.Background()
-	token, err := th.Acquire(ctx, 0, 5, time.Second)
+	token, err := th.Acquire(ctx, "recaptcha", 0, 5, time.Second)
 	must(t, "Acquire", err)
-	_, err = th.Acquire(ctx, 0, 5, 3*time.Second)
+	_, err = th.Acquire(ctx, "recaptcha", 0, 5, 3*time.Second)
 	must(t, "Acquire", err)
 	must(t, "Accepted", th.Accepted(ctx, token, "task1", 5*time.Second, 0, quiet))
-	want := []time.Duration{5 * time.Second, 3 * time.Second, capTTL / 1000}
-	for i, key := range th.keys {
+	want := []time.Duration{5 * time.Second, 3 * time.Second, capTTL / 1000, capTTL / 1000, 5 * time.Second, 3 * time.Second}
+	keys := append(th.keys[:4:4], th.types+"recaptcha:leases", th.types+"recaptcha:pending")
+	for i, key := range keys {
 		ttl, err := f.link.c.PTTL(ctx, key).Result()
 		must(t, "PTTL", err)
 		if ttl <= 0 || ttl > want[i]+time.Second {

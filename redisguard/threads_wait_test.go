@@ -21,14 +21,14 @@ func TestThreadsAcquireCancelled(t *testing.T) {
 	// takes no permit.
 	addr := redistest.Addr(t)
 	ths := threadsOf(t, addr, 2, Config{})
-	_, err := ths[0].Acquire(context.Background(), 0, 0, long)
+	_, err := ths[0].Acquire(context.Background(), "", 0, 0, long)
 	must(t, "Acquire", err)
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(50*time.Millisecond, cancel)
-	if _, err := ths[1].Acquire(ctx, 0, 0, long); !errors.Is(err, context.Canceled) {
+	if _, err := ths[1].Acquire(ctx, "", 0, 0, long); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled Acquire = %v, want context.Canceled", err)
 	}
-	if _, err := ths[1].Acquire(ctx, 0, 5, long); !errors.Is(err, context.Canceled) {
+	if _, err := ths[1].Acquire(ctx, "", 0, 5, long); !errors.Is(err, context.Canceled) {
 		t.Errorf("Acquire with an ended context = %v, want context.Canceled", err)
 	}
 	if u := usage(t, ths[0]); u.Submits != 1 {
@@ -42,14 +42,14 @@ func TestThreadsWaitersInProcessInOrder(t *testing.T) {
 	addr := redistest.Addr(t)
 	th := threadsOf(t, addr, 1, Config{Poll: 2 * time.Second})[0]
 	ctx := ctxFor(t, 5*time.Second)
-	token, err := th.Acquire(ctx, 0, 0, long)
+	token, err := th.Acquire(ctx, "", 0, 0, long)
 	must(t, "Acquire", err)
 	const n = 3
 	got := make(chan int, n)
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			token, err := th.Acquire(ctx, 0, 0, long)
+			token, err := th.Acquire(ctx, "", 0, 0, long)
 			if err != nil {
 				t.Errorf("waiter %d: Acquire = %v", i, err)
 				return
@@ -84,7 +84,7 @@ func TestThreadsWaiterWhenRedisDies(t *testing.T) {
 	s := redistest.Start(t)
 	const timeout = 50 * time.Millisecond
 	th := threadsOf(t, s.Addr, 1, Config{Timeout: timeout})[0]
-	_, err := th.Acquire(context.Background(), 0, 0, long)
+	_, err := th.Acquire(context.Background(), "", 0, 0, long)
 	must(t, "Acquire", err)
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -93,7 +93,7 @@ func TestThreadsWaiterWhenRedisDies(t *testing.T) {
 		s.Stop()
 	})
 	start := time.Now()
-	_, err = th.Acquire(ctxFor(t, 5*time.Second), 0, 0, long)
+	_, err = th.Acquire(ctxFor(t, 5*time.Second), "", 0, 0, long)
 	var re *Error
 	if !errors.As(err, &re) || errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Acquire as Redis dies = %v, want an *Error", err)
@@ -110,7 +110,7 @@ func TestThreadsWaitersAskOneAtATime(t *testing.T) {
 	const n, poll, run = 10, 50 * time.Millisecond, 500 * time.Millisecond
 	f := fleetOf(t, s.Addr, testKey(t), 1, Config{Poll: poll})[0]
 	ctx := context.Background()
-	_, err := f.Threads.Acquire(ctx, 0, 0, long)
+	_, err := f.Threads.Acquire(ctx, "", 0, 0, long)
 	must(t, "Acquire", err)
 	must(t, "CONFIG RESETSTAT", f.link.c.ConfigResetStat(ctx).Err())
 	wait, cancel := context.WithTimeout(ctx, run)
@@ -118,7 +118,7 @@ func TestThreadsWaitersAskOneAtATime(t *testing.T) {
 	var wg sync.WaitGroup
 	for range n {
 		wg.Go(func() {
-			if _, err := f.Threads.Acquire(wait, 0, 0, long); !errors.Is(err, context.DeadlineExceeded) {
+			if _, err := f.Threads.Acquire(wait, "", 0, 0, long); !errors.Is(err, context.DeadlineExceeded) {
 				t.Errorf("Acquire = %v, want context.DeadlineExceeded", err)
 			}
 		})
