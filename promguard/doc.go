@@ -51,6 +51,10 @@
 //	slotguard_thread_waiters                 gauge    submits waiting for a permit
 //	slotguard_thread_expected_wait_seconds   gauge    a new submit's wait for a permit; -1: no pace yet
 //	slotguard_thread_releases_total{reason}  counter  permits given back: not_accepted, polled, explicit, ceiling
+//	slotguard_type_thread_permits_held{type} gauge    the type's permits out
+//	slotguard_type_thread_capacity{type}     gauge    the threads learned for the type's workers
+//	slotguard_type_thread_limit{type}        gauge    the type's permits allowed
+//	slotguard_type_thread_waiters{type}      gauge    the type's submits waiting for a permit
 //
 // answers_total carries code="ERROR_NO_SLOT_AVAILABLE" from the first
 // scrape, at 0, so that rate() over it works before the first NO_SLOT.

@@ -78,5 +78,9 @@ func Example() {
 	// slotguard_type_attempts_total 1
 	// slotguard_type_breaker_state 3 series
 	// slotguard_type_no_slot_total 0
+	// slotguard_type_thread_capacity 1
+	// slotguard_type_thread_limit 3
+	// slotguard_type_thread_permits_held 1
+	// slotguard_type_thread_waiters 0
 	// slotguard_wait_seconds_total 6 series
 }

@@ -57,6 +57,10 @@ func New(t *slotguard.Transport, opts Options) prometheus.Collector {
 		typeNoSlot:      d("type_no_slot_total", "ERROR_NO_SLOT_AVAILABLE answers, by task type: NO_SLOT is per type.", "type"),
 		typeBreaker:     d("type_breaker_state", "1 for the state of each task type's breaker run, 0 for the others.", "type", "state"),
 		typeRate:        d("type_rate", "Each task type's adaptive rate, submit attempts per second (with adaptive pacing on).", "type"),
+		typeHeld:        d("type_thread_permits_held", "Thread permits out by task type: submits under way and tasks in flight.", "type"),
+		typeCapacity:    d("type_thread_capacity", "The threads learned for each task type's workers (never above the plan).", "type"),
+		typeLimit:       d("type_thread_limit", "Thread permits allowed by task type: its capacity plus the overbook.", "type"),
+		typeWaiters:     d("type_thread_waiters", "Submits waiting for a thread permit, by task type.", "type"),
 		releases:        d("thread_releases_total", "Thread permits given back, by reason: not_accepted (the submit ended without acceptance), polled (a poll saw the task end), explicit (TaskDone), ceiling (held too long).", "reason"),
 	}
 }
@@ -70,6 +74,7 @@ type collector struct {
 	noSlotHeadroom, submitHeadroom, polls, sharedDown              *prometheus.Desc
 	held, tasks, capacity, limit, waiters, expectedWait, releases  *prometheus.Desc
 	typeAttempts, typeAccepted, typeNoSlot, typeBreaker, typeRate  *prometheus.Desc
+	typeHeld, typeCapacity, typeLimit, typeWaiters                 *prometheus.Desc
 }
 
 // Describe implements prometheus.Collector.
@@ -80,6 +85,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		c.noSlotHeadroom, c.submitHeadroom, c.polls, c.sharedDown,
 		c.held, c.tasks, c.capacity, c.limit, c.waiters, c.expectedWait, c.releases,
 		c.typeAttempts, c.typeAccepted, c.typeNoSlot, c.typeBreaker, c.typeRate,
+		c.typeHeld, c.typeCapacity, c.typeLimit, c.typeWaiters,
 	} {
 		ch <- d
 	}
@@ -126,11 +132,14 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.polls, float64(st.Polls))
 	gauge(c.sharedDown, b2f(st.SharedDown))
 	c.collectTypes(st.ByType, counter, gauge)
-
-	th := st.Threads
-	if th.Limit == 0 {
-		return // Config.Threads off: the limit is at least 1 when on
+	if st.Threads.Limit > 0 { // Config.Threads off: the limit is at least 1 when on
+		c.collectThreads(st, counter, gauge)
 	}
+}
+
+// collectThreads exports the thread permits' figures, key-wide and by type.
+func (c *collector) collectThreads(st slotguard.Stats, counter, gauge func(*prometheus.Desc, float64, ...string)) {
+	th := st.Threads
 	gauge(c.held, float64(th.Held))
 	gauge(c.tasks, float64(th.Tasks))
 	gauge(c.capacity, float64(th.Capacity))
@@ -148,6 +157,15 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		{"not_accepted", th.NotAccepted}, {"polled", th.Polled}, {"explicit", th.Explicit}, {"ceiling", th.Ceiling},
 	} {
 		counter(c.releases, float64(r.n), r.reason)
+	}
+	for typ, ts := range st.ByType {
+		if ts.Threads.Limit == 0 {
+			continue // no permit taken for the type yet
+		}
+		gauge(c.typeHeld, float64(ts.Threads.Held), typ)
+		gauge(c.typeCapacity, float64(ts.Threads.Capacity), typ)
+		gauge(c.typeLimit, float64(ts.Threads.Limit), typ)
+		gauge(c.typeWaiters, float64(ts.Threads.Waiters), typ)
 	}
 }
 

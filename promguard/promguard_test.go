@@ -240,6 +240,10 @@ slotguard_thread_releases_total{reason="ceiling"} 0
 slotguard_thread_releases_total{reason="explicit"} 0
 slotguard_thread_releases_total{reason="not_accepted"} 0
 slotguard_thread_releases_total{reason="polled"} 0
+slotguard_type_thread_permits_held{type="recaptcha"} 2
+slotguard_type_thread_capacity{type="recaptcha"} 1
+slotguard_type_thread_limit{type="recaptcha"} 2
+slotguard_type_thread_waiters{type="recaptcha"} 1
 `)
 
 		// Task 1 ends out of band after 5 s: the third goes.
