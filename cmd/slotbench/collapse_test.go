@@ -8,11 +8,11 @@ import (
 
 // TestCollapse runs the default workload with the account's 20 slots
 // falling to 5 for the middle third of the run (-collapse 5), in virtual
-// time, and checks what the command doc (doc.go, "Capacity that
-// collapses") says of it: neither slotguard's defaults nor adaptive
-// pacing start a ban through the collapse and its recovery, both keep
-// most of the offered slot time busy, and adaptive pacing spends fewer
-// attempts per task and gives up fewer tasks.
+// time, and checks what BENCHMARKS.md ("Capacity that collapses") says
+// of it: neither slotguard's defaults nor adaptive pacing start a ban
+// through the collapse and its recovery, both keep most of the offered
+// slot time busy, and adaptive pacing spends fewer attempts per task and
+// gives up fewer tasks.
 func TestCollapse(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w := defaultWorkload()

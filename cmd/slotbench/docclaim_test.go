@@ -12,10 +12,11 @@ import (
 	"github.com/slotguard/slotguard"
 )
 
-// The tests in this file hold a claim of the command doc (doc.go) to the
-// code. Unlike the other tests they fail when slotguard gets better, not
-// only when it gets worse: their failure says which section of the doc
-// has gone stale, and by how much.
+// The tests in this file hold a claim of the command doc (doc.go) and of
+// BENCHMARKS.md to the code; BENCHMARKS.md shows their -v lines, which
+// go run ./internal/benchdoc -only TestDocClaim regenerates. Unlike the
+// other tests they fail when slotguard gets better, not only when it gets
+// worse: their failure says which section has gone stale, and by how much.
 
 // The bar in the doc's AIMD sweep: a setting that keeps at least
 // sweepUtilBar of the slots busy at no more than sweepAttemptsBar
@@ -28,7 +29,7 @@ const (
 // TestDocClaimAdaptiveSweep checks the doc's section "The AIMD sweep": on
 // the default workload (3 seeds, virtual time), AIMD settings from gentle
 // to aggressive trade utilisation against attempts per task, and none
-// passes both bars. It logs the lines the doc quotes. A ban on the way is
+// passes both bars. It logs the lines BENCHMARKS.md shows. A ban on the way is
 // a regression; a setting past both bars is an improvement, and the
 // failure says to update the doc.
 func TestDocClaimAdaptiveSweep(t *testing.T) {
@@ -64,7 +65,7 @@ func TestDocClaimAdaptiveSweep(t *testing.T) {
 		if util >= sweepUtilBar && attempts <= sweepAttemptsBar {
 			t.Errorf("%s: util %.3f at %.2f attempts/task, past the bar (util >= %v, attempts/task <= %v) "+
 				"that the command doc says no setting reaches. Adaptive pacing improved: this is not a regression. "+
-				"Update \"The AIMD sweep\" in doc.go with this test's -v output, "+
+				"Update \"The AIMD sweep\" in doc.go and BENCHMARKS.md (go run ./internal/benchdoc -only TestDocClaim), "+
 				"and consider making Adaptive the default.", name, util, attempts, sweepUtilBar, sweepAttemptsBar)
 		}
 	}
@@ -72,8 +73,8 @@ func TestDocClaimAdaptiveSweep(t *testing.T) {
 
 // TestDocClaimThreads checks the doc's section "Thread permits": the
 // means over 3 seeds (virtual time) of slotguard-threads in the scenarios
-// the doc quotes, against slotguard's defaults where the doc compares
-// them. It logs the lines the doc quotes. The claims: polls at 10 s then
+// the doc names, against slotguard's defaults where the doc compares
+// them. It logs the lines BENCHMARKS.md shows. The claims: polls at 10 s then
 // every 1 s use more of the account at fewer attempts than at 15 s then
 // 5 s; TaskDone from polls that bypass the Transport does as well as
 // polls through it (within a point, and 0.05 attempts per task); releases
@@ -133,11 +134,11 @@ func TestDocClaimThreads(t *testing.T) {
 	}
 	if ceiling.util >= 0.2 {
 		t.Errorf("-bypass ceiling: util %.3f, the doc says under 0.2. Releases at the ceiling improved: "+
-			"update \"Thread permits\" in doc.go with this test's -v output.", ceiling.util)
+			"update \"Thread permits\" in doc.go and BENCHMARKS.md (go run ./internal/benchdoc -only TestDocClaim).", ceiling.util)
 	}
 	if peak.util >= peakDefaults.util-0.1 {
 		t.Errorf("-hour 12: thread permits util %.3f, the defaults %.3f; the doc says more than 10 points below. "+
-			"Thread permits improved under a shared pool: update \"Thread permits\" in doc.go, and revisit issue 13's default.",
+			"Thread permits improved under a shared pool: update \"Thread permits\" in doc.go and BENCHMARKS.md, and revisit issue 13's default.",
 			peak.util, peakDefaults.util)
 	}
 }

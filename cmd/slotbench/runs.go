@@ -28,8 +28,8 @@ const defaultRuns = 3
 // provider and uses about 6% of a core at x150 (0.25 s of CPU in its 4 s),
 // so four at once leave a 2-core machine mostly idle and their figures
 // where the runs one at a time put them; with four at once the default
-// 7 policies x 3 runs take 6 rounds of 4 s. doc.go (Repeated runs) has
-// the measurements behind the number.
+// 7 policies x 3 runs take 6 rounds of 4 s. BENCHMARKS.md (Runs at once,
+// and the machine) has the measurements behind the number.
 const parallelRuns = 4
 
 // span is one measure over the runs of a policy.
