@@ -106,7 +106,8 @@ type SharedBreaker interface {
 	// nothing either way (neither accepted, NO_SLOT nor a ban; or no
 	// answer at all): the breaker stays as it was, and the next submit of
 	// the fleet it holds may probe at once, instead of after the bounded
-	// time.
+	// time. A probe answered NO_SLOT is released too, after Open for typ:
+	// it may have been the key's probe, which that opening does not end.
 	Release(ctx context.Context, typ string) error
 }
 

@@ -118,8 +118,9 @@ func TestSharedState(t *testing.T) {
 // TestSharedProbeReleased: the fleet's probe whose answer proves nothing
 // (neither accepted nor NO_SLOT: a key error, a 500, no answer) releases the
 // fleet's probe at once, rather than holding every process for the
-// shared breaker's bounded time (issue 11). Accepted and NO_SLOT probes
-// close and reopen it, and release nothing.
+// shared breaker's bounded time (issue 11). An accepted probe closes it
+// and releases nothing; a NO_SLOT probe reopens typ's, and releases the
+// probe, which may have been the key's (after a ban).
 func TestSharedProbeReleased(t *testing.T) {
 	tests := []struct {
 		name                     string
@@ -130,7 +131,7 @@ func TestSharedProbeReleased(t *testing.T) {
 		{"500", func() (*http.Response, error) { return textResp(500, "oops"), nil }, 1, 0, 0},
 		{"no answer", func() (*http.Response, error) { return nil, errors.New("connection reset") }, 1, 0, 0},
 		{"accepted", func() (*http.Response, error) { return textResp(200, "OK|1"), nil }, 0, 1, 0},
-		{"NO_SLOT", func() (*http.Response, error) { return textResp(200, CodeNoSlot), nil }, 0, 0, 1},
+		{"NO_SLOT", func() (*http.Response, error) { return textResp(200, CodeNoSlot), nil }, 1, 0, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -295,6 +295,12 @@ func (t *Transport) finish(ctx context.Context, ad *admission, act action) {
 		err = sb.Open(ctx, typ, time.Now().Add(scaled(act.hold, t.scale)), act.code)
 	case act.verdict == verdictNoSlot && (t.breaker.claimOpening(ad.typ) || ad.probe):
 		err = sb.Open(ctx, typ, time.Now().Add(t.breaker.openFor), "")
+		if err == nil && ad.probe {
+			// The probe may have been the key's, after a ban: this opens
+			// typ's breaker only, so the key's probe ends here, or it
+			// would refuse every type until it timed out.
+			err = sb.Release(ctx, typ)
+		}
 	case ad.probe && act.verdict == verdictAccepted:
 		err = sb.Close(ctx, typ)
 	case ad.probe:
