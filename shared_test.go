@@ -323,3 +323,53 @@ func TestSharedThreads(t *testing.T) {
 		}
 	})
 }
+
+// TestTypedOpeningsReasserted: while the local breaker holds two types'
+// openings, each is written to the shared breaker again once a second,
+// however often the other type's submits are refused first: the store
+// that lost them learns both back.
+func TestTypedOpeningsReasserted(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &fakeShared{}
+		base := &byMethod{answer: func(string) string { return CodeNoSlot }}
+		tr := mustNew(t, base, Config{
+			Retry:   Backoff{Attempts: 1},
+			Breaker: BreakerConfig{Failures: 2, OpenFor: time.Minute},
+			Shared:  Shared{Breaker: f},
+		})
+		send := func(method string) error {
+			resp, err := tr.RoundTrip(formReq(t, method))
+			if err == nil {
+				resp.Body.Close()
+			}
+			return err
+		}
+		for _, m := range []string{"userrecaptcha", "userrecaptcha", "hcaptcha", "hcaptcha"} {
+			send(m)
+		}
+		if f.opens != 2 {
+			t.Fatalf("two runs opened the shared breaker %d times, want 2", f.opens)
+		}
+		f.mu.Lock()
+		f.typed = nil // the store lost them
+		f.mu.Unlock()
+		for range 20 { // 5 s: reCAPTCHA refused first each time
+			for _, m := range []string{"userrecaptcha", "hcaptcha"} {
+				if err := send(m); !errors.Is(err, ErrCircuitOpen) {
+					t.Fatalf("%s: err = %v, want ErrCircuitOpen", m, err)
+				}
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		for _, typ := range []string{TypeRecaptcha, TypeHCaptcha} {
+			if o := f.typed[typ]; o == nil || !o.until.After(time.Now()) {
+				t.Errorf("shared opening of %s after 5 s of refusals = %+v, want written back", typ, o)
+			}
+		}
+		if base.saw("userrecaptcha") != 2 || base.saw("hcaptcha") != 2 {
+			t.Errorf("provider saw %v, want 2 of each", base.seen)
+		}
+	})
+}

@@ -34,11 +34,8 @@ type Transport struct {
 	scale   float64
 	down    [4]atomic.Bool // a shared part is failing: pacer, budget, breaker, threads
 	downs   atomic.Int32   // how many are
-	// reopened is when the local breaker's opening was last written to
-	// the shared breaker (Unix nanoseconds).
-	reopened atomic.Int64
-	retry    retrier
-	stats    counters
+	retry   retrier
+	stats   counters
 }
 
 // New returns a Transport that sends through base (nil:
@@ -194,12 +191,11 @@ func (t *Transport) reassert(ctx context.Context, typ string, err error) {
 	if sb == nil || !errors.As(err, &oe) || oe.Until.IsZero() {
 		return
 	}
-	now := time.Now().UnixNano()
-	last := t.reopened.Load()
-	if now-last < int64(time.Second) || !t.reopened.CompareAndSwap(last, now) {
+	typ = t.breaker.sharedType(typ)
+	if !t.breaker.reassertDue(typ, oe.Code) {
 		return
 	}
-	if err := sb.Open(ctx, t.breaker.sharedType(typ), oe.Until, oe.Code); err != nil && ctx.Err() == nil {
+	if err := sb.Open(ctx, typ, oe.Until, oe.Code); err != nil && ctx.Err() == nil {
 		t.sharedDown(ctx, sharedBreaker, err)
 	}
 }
@@ -296,9 +292,8 @@ func (t *Transport) finish(ctx context.Context, ad *admission, act action) {
 	case act.verdict == verdictNoSlot && (t.breaker.claimOpening(ad.typ) || ad.probe):
 		err = sb.Open(ctx, typ, time.Now().Add(t.breaker.openFor), "")
 		if err == nil && ad.probe {
-			// The probe may have been the key's, after a ban: this opens
-			// typ's breaker only, so the key's probe ends here, or it
-			// would refuse every type until it timed out.
+			// The probe may have been the key's (after a ban): end it, or
+			// it would refuse every type until it timed out.
 			err = sb.Release(ctx, typ)
 		}
 	case ad.probe && act.verdict == verdictAccepted:
