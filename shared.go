@@ -16,8 +16,9 @@ import (
 //
 // While the local breaker holds an opening (a ban the provider answered,
 // or a run of NO_SLOT answers), the Transport writes it to Breaker again at
-// most once a second, so that a store that lost its state (a restart
-// without persistence) learns it back from the processes that hold it.
+// most once a second (each opening: the ban's, each type's), so that a
+// store that lost its state (a restart without persistence) learns it
+// back from the processes that hold it.
 type Shared struct {
 	// Pacer paces every process's submit attempts together: one Wait per
 	// attempt, after the local ban budget. A *rate.Limiter satisfies it.

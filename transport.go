@@ -183,8 +183,8 @@ func (t *Transport) allow(ctx context.Context, typ string) (done func(error), pr
 }
 
 // reassert writes the local breaker's opening to the shared breaker, at
-// most once a second: the store may have lost it. A ban is the key's, a
-// run's opening typ's.
+// most once a second for each opening: the store may have lost it. A ban
+// is the key's, a run's opening typ's.
 func (t *Transport) reassert(ctx context.Context, typ string, err error) {
 	sb := t.shared.Breaker
 	var oe *OpenError
