@@ -60,6 +60,9 @@ type breaker struct {
 	shared   sync.Map      // a run's name: the opening last claimed for the shared breaker
 	opens    atomic.Int64  // openings so far, every type's
 	logged   atomic.Int64  // openings already logged
+	// reasserted is when each opening (the ban's, each shared type's run)
+	// was last written to the shared breaker again: *atomic.Int64, Unix ns.
+	reasserted sync.Map
 
 	settings gobreaker.Settings // for the typed runs; zero when newBreaker did not build cb
 	mu       sync.Mutex
@@ -193,6 +196,24 @@ func (b *breaker) claimOpening(typ string) bool {
 		return !loaded
 	}
 	return old != at && b.shared.CompareAndSwap(cb.Name(), old, at)
+}
+
+// reassertDue reports, at most once a second for each opening (the ban's,
+// or the run of shared type typ), that it is time to write it to the shared
+// breaker again: one type's refusals must not use up another's.
+func (b *breaker) reassertDue(typ, code string) bool {
+	key := "type " + typ
+	if code != "" {
+		key = "ban"
+	}
+	v, ok := b.reasserted.Load(key)
+	if !ok {
+		v, _ = b.reasserted.LoadOrStore(key, new(atomic.Int64))
+	}
+	at := v.(*atomic.Int64)
+	now := time.Now().UnixNano()
+	last := at.Load()
+	return now-last >= int64(time.Second) && at.CompareAndSwap(last, now)
 }
 
 // banned reports whether a ban the provider answered holds the key now.

@@ -16,8 +16,9 @@ import (
 //
 // While the local breaker holds an opening (a ban the provider answered,
 // or a run of NO_SLOT answers), the Transport writes it to Breaker again at
-// most once a second, so that a store that lost its state (a restart
-// without persistence) learns it back from the processes that hold it.
+// most once a second (each opening: the ban's, each type's), so that a
+// store that lost its state (a restart without persistence) learns it
+// back from the processes that hold it.
 type Shared struct {
 	// Pacer paces every process's submit attempts together: one Wait per
 	// attempt, after the local ban budget. A *rate.Limiter satisfies it.
@@ -106,7 +107,8 @@ type SharedBreaker interface {
 	// nothing either way (neither accepted, NO_SLOT nor a ban; or no
 	// answer at all): the breaker stays as it was, and the next submit of
 	// the fleet it holds may probe at once, instead of after the bounded
-	// time.
+	// time. A probe answered NO_SLOT is released too, after Open for typ:
+	// it may have been the key's probe, which that opening does not end.
 	Release(ctx context.Context, typ string) error
 }
 

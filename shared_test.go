@@ -118,8 +118,9 @@ func TestSharedState(t *testing.T) {
 // TestSharedProbeReleased: the fleet's probe whose answer proves nothing
 // (neither accepted nor NO_SLOT: a key error, a 500, no answer) releases the
 // fleet's probe at once, rather than holding every process for the
-// shared breaker's bounded time (issue 11). Accepted and NO_SLOT probes
-// close and reopen it, and release nothing.
+// shared breaker's bounded time (issue 11). An accepted probe closes it
+// and releases nothing; a NO_SLOT probe reopens typ's, and releases the
+// probe, which may have been the key's (after a ban).
 func TestSharedProbeReleased(t *testing.T) {
 	tests := []struct {
 		name                     string
@@ -130,7 +131,7 @@ func TestSharedProbeReleased(t *testing.T) {
 		{"500", func() (*http.Response, error) { return textResp(500, "oops"), nil }, 1, 0, 0},
 		{"no answer", func() (*http.Response, error) { return nil, errors.New("connection reset") }, 1, 0, 0},
 		{"accepted", func() (*http.Response, error) { return textResp(200, "OK|1"), nil }, 0, 1, 0},
-		{"NO_SLOT", func() (*http.Response, error) { return textResp(200, CodeNoSlot), nil }, 0, 0, 1},
+		{"NO_SLOT", func() (*http.Response, error) { return textResp(200, CodeNoSlot), nil }, 1, 0, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -319,6 +320,56 @@ func TestSharedThreads(t *testing.T) {
 		send()
 		if st := tr.Stats(); st.Threads.Held != 1 || !st.SharedDown {
 			t.Errorf("store down: %+v, want a local permit held and SharedDown", st)
+		}
+	})
+}
+
+// TestTypedOpeningsReasserted: while the local breaker holds two types'
+// openings, each is written to the shared breaker again once a second,
+// however often the other type's submits are refused first: the store
+// that lost them learns both back.
+func TestTypedOpeningsReasserted(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &fakeShared{}
+		base := &byMethod{answer: func(string) string { return CodeNoSlot }}
+		tr := mustNew(t, base, Config{
+			Retry:   Backoff{Attempts: 1},
+			Breaker: BreakerConfig{Failures: 2, OpenFor: time.Minute},
+			Shared:  Shared{Breaker: f},
+		})
+		send := func(method string) error {
+			resp, err := tr.RoundTrip(formReq(t, method))
+			if err == nil {
+				resp.Body.Close()
+			}
+			return err
+		}
+		for _, m := range []string{"userrecaptcha", "userrecaptcha", "hcaptcha", "hcaptcha"} {
+			send(m)
+		}
+		if f.opens != 2 {
+			t.Fatalf("two runs opened the shared breaker %d times, want 2", f.opens)
+		}
+		f.mu.Lock()
+		f.typed = nil // the store lost them
+		f.mu.Unlock()
+		for range 20 { // 5 s: reCAPTCHA refused first each time
+			for _, m := range []string{"userrecaptcha", "hcaptcha"} {
+				if err := send(m); !errors.Is(err, ErrCircuitOpen) {
+					t.Fatalf("%s: err = %v, want ErrCircuitOpen", m, err)
+				}
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		for _, typ := range []string{TypeRecaptcha, TypeHCaptcha} {
+			if o := f.typed[typ]; o == nil || !o.until.After(time.Now()) {
+				t.Errorf("shared opening of %s after 5 s of refusals = %+v, want written back", typ, o)
+			}
+		}
+		if base.saw("userrecaptcha") != 2 || base.saw("hcaptcha") != 2 {
+			t.Errorf("provider saw %v, want 2 of each", base.seen)
 		}
 	})
 }

@@ -39,6 +39,10 @@ func (th *threads) hold(k *threadKind, id string, slow bool) {
 	l := &lease{id: id, kind: k, end: now.Add(d), start: now}
 	th.leases[id] = l
 	heap.Push(&th.byEnd, l)
+	if th.byEnd[0] == l && th.sooner != nil {
+		close(th.sooner)
+		th.sooner = nil
+	}
 	k.tasks++
 	th.tasks++
 }

@@ -141,6 +141,7 @@ type threads struct {
 	leases   map[string]*lease
 	watched  map[string]*lease // the fleet's tasks this Transport accepted, for the lag (Shared.Threads)
 	byEnd    leaseHeap         // the same leases, soonest ceiling first
+	sooner   chan struct{}     // closed when a lease takes the soonest ceiling: waiters re-arm their timers
 	maybe    uint64            // synthetic ids for submits that may have been accepted
 	released [releaseReasons]int64
 	// Moving means, in seconds: the time between two releases, how long
@@ -224,7 +225,9 @@ func (th *threads) acquire(ctx context.Context, typ string) (time.Duration, erro
 	start := time.Now()
 	for {
 		// Wake at the soonest ceiling too: a lease that expires frees a
-		// permit with no other event to hand it on.
+		// permit with no other event to hand it on. A lease taken while
+		// this one waits may end sooner (or be the first): it wakes the
+		// waiters (sooner) to set their timers again.
 		var expired <-chan time.Time
 		var timer *time.Timer
 		th.mu.Lock()
@@ -232,11 +235,17 @@ func (th *threads) acquire(ctx context.Context, typ string) (time.Duration, erro
 			timer = time.NewTimer(max(time.Until(th.byEnd[0].end), 1))
 			expired = timer.C
 		}
+		if th.sooner == nil {
+			th.sooner = make(chan struct{})
+		}
+		sooner := th.sooner
 		th.mu.Unlock()
 		select {
 		case <-w.ready:
 			stopTimer(timer)
 			return time.Since(start), nil
+		case <-sooner:
+			stopTimer(timer)
 		case <-ctx.Done():
 			stopTimer(timer)
 			th.mu.Lock()

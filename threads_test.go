@@ -226,3 +226,32 @@ func TestThreadsCancelAsGranted(t *testing.T) {
 		}
 	})
 }
+
+// TestThreadsWaiterWakesAtLaterCeiling: a waiter that began waiting while
+// no task held a lease (every permit a submit under way) is granted at the
+// ceiling of the leases those submits took when accepted, though no poll
+// ever sees their tasks end.
+func TestThreadsWaiterWakesAtLaterCeiling(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		th := newThreads(Threads{Plan: 1, Overbook: 1}, 0) // limit 2
+		th.acquire(context.Background(), "")
+		th.acquire(context.Background(), "")
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		defer cancel()
+		type result struct {
+			waited time.Duration
+			err    error
+		}
+		done := make(chan result, 1)
+		go func() {
+			waited, err := th.acquire(ctx, "")
+			done <- result{waited, err}
+		}()
+		synctest.Wait()
+		th.accepted("", "1", false)
+		th.accepted("", "2", false)
+		if r := <-done; r.err != nil || r.waited != defaultCeiling {
+			t.Errorf("acquire = %v, %v, want granted after the ceiling, %v", r.waited, r.err, defaultCeiling)
+		}
+	})
+}

@@ -34,11 +34,8 @@ type Transport struct {
 	scale   float64
 	down    [4]atomic.Bool // a shared part is failing: pacer, budget, breaker, threads
 	downs   atomic.Int32   // how many are
-	// reopened is when the local breaker's opening was last written to
-	// the shared breaker (Unix nanoseconds).
-	reopened atomic.Int64
-	retry    retrier
-	stats    counters
+	retry   retrier
+	stats   counters
 }
 
 // New returns a Transport that sends through base (nil:
@@ -186,20 +183,19 @@ func (t *Transport) allow(ctx context.Context, typ string) (done func(error), pr
 }
 
 // reassert writes the local breaker's opening to the shared breaker, at
-// most once a second: the store may have lost it. A ban is the key's, a
-// run's opening typ's.
+// most once a second for each opening: the store may have lost it. A ban
+// is the key's, a run's opening typ's.
 func (t *Transport) reassert(ctx context.Context, typ string, err error) {
 	sb := t.shared.Breaker
 	var oe *OpenError
 	if sb == nil || !errors.As(err, &oe) || oe.Until.IsZero() {
 		return
 	}
-	now := time.Now().UnixNano()
-	last := t.reopened.Load()
-	if now-last < int64(time.Second) || !t.reopened.CompareAndSwap(last, now) {
+	typ = t.breaker.sharedType(typ)
+	if !t.breaker.reassertDue(typ, oe.Code) {
 		return
 	}
-	if err := sb.Open(ctx, t.breaker.sharedType(typ), oe.Until, oe.Code); err != nil && ctx.Err() == nil {
+	if err := sb.Open(ctx, typ, oe.Until, oe.Code); err != nil && ctx.Err() == nil {
 		t.sharedDown(ctx, sharedBreaker, err)
 	}
 }
@@ -295,6 +291,11 @@ func (t *Transport) finish(ctx context.Context, ad *admission, act action) {
 		err = sb.Open(ctx, typ, time.Now().Add(scaled(act.hold, t.scale)), act.code)
 	case act.verdict == verdictNoSlot && (t.breaker.claimOpening(ad.typ) || ad.probe):
 		err = sb.Open(ctx, typ, time.Now().Add(t.breaker.openFor), "")
+		if err == nil && ad.probe {
+			// The probe may have been the key's (after a ban): end it, or
+			// it would refuse every type until it timed out.
+			err = sb.Release(ctx, typ)
+		}
 	case ad.probe && act.verdict == verdictAccepted:
 		err = sb.Close(ctx, typ)
 	case ad.probe:

@@ -303,3 +303,28 @@ func TestRestartKeepsTypedOpening(t *testing.T) {
 		t.Errorf("Allow(image) after the flush = %v, %v, want allowed", probe, err)
 	}
 }
+
+func TestBanProbeNoSlotFreesOtherTypes(t *testing.T) {
+	// A ban ends; A's reCAPTCHA submit is the fleet's probe of the key's
+	// breaker and finds reCAPTCHA short (NO_SLOT, not a ban). That opens
+	// reCAPTCHA's breaker; it must not leave the key's probe out, which
+	// would refuse B's image captchas until ProbeTimeout.
+	fs, ts, ps := typedFleet(t, redistest.Addr(t))
+	a, b := ts[0], ts[1]
+	ctx := ctxFor(t, 10*time.Second)
+	must(t, "Open", fs[0].Breaker.Open(ctx, "", time.Now().Add(50*time.Millisecond), "ERROR: 1001"))
+	time.Sleep(100 * time.Millisecond)
+	if err := sendMethod(ctx, a, "userrecaptcha"); err != nil {
+		t.Fatalf("A's reCAPTCHA probe = %v, want the provider's NO_SLOT", err)
+	}
+	if err := sendMethod(ctx, b, "post"); err != nil {
+		t.Errorf("B's post after the ban's probe found reCAPTCHA short = %v, want accepted", err)
+	}
+	var oe *slotguard.OpenError
+	if err := sendMethod(ctx, b, "userrecaptcha"); !errors.As(err, &oe) || oe.Code != "" {
+		t.Errorf("B's reCAPTCHA = %v, want reCAPTCHA's opening", err)
+	}
+	if ps[0].saw("userrecaptcha") != 1 || ps[1].saw("post") != 1 || ps[1].saw("userrecaptcha") != 0 {
+		t.Errorf("providers saw %v and %v, want A's reCAPTCHA probe and B's post", ps[0].seen, ps[1].seen)
+	}
+}
