@@ -132,6 +132,9 @@ func TestSharedProbeReleased(t *testing.T) {
 		{"no answer", func() (*http.Response, error) { return nil, errors.New("connection reset") }, 1, 0, 0},
 		{"accepted", func() (*http.Response, error) { return textResp(200, "OK|1"), nil }, 0, 1, 0},
 		{"NO_SLOT", func() (*http.Response, error) { return textResp(200, CodeNoSlot), nil }, 1, 0, 1},
+		// A ban opens the key, and ends the probe: a store must not keep
+		// this process's probe for the type until it times out.
+		{"ban", func() (*http.Response, error) { return textResp(200, CodeBanNoSlot), nil }, 1, 0, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -43,10 +43,12 @@ type Stats struct {
 	ThreadWait  time.Duration // for a thread permit (with Threads on)
 	// Threads are the thread permits' figures (with Threads on).
 	Threads ThreadStats
-	// ByType breaks the submits down by task type (TaskType), for the
-	// first 32 types seen: NO_SLOT is per type, and so are the breaker's
-	// run of them (Breaker is the worst of these, or a ban) and the
-	// thread capacity learned (with Threads on).
+	// ByType breaks the submits down by task type (TaskType): NO_SLOT is
+	// per type, and so are the breaker's run of them (Breaker is the worst
+	// of these, or a ban), the adaptive rate and the thread capacity
+	// learned (with Threads on). Each of these keeps the first 32 types it
+	// sees apart (they see types at different moments, so the map can
+	// hold a few more names than 32, never more than 128).
 	ByType map[string]TypeStats
 }
 

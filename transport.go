@@ -291,16 +291,14 @@ func (t *Transport) finish(ctx context.Context, ad *admission, act action) {
 		err = sb.Open(ctx, typ, time.Now().Add(scaled(act.hold, t.scale)), act.code)
 	case act.verdict == verdictNoSlot && (t.breaker.claimOpening(ad.typ) || ad.probe):
 		err = sb.Open(ctx, typ, time.Now().Add(t.breaker.openFor), "")
-		if err == nil && ad.probe {
-			// The probe may have been the key's (after a ban): end it, or
-			// it would refuse every type until it timed out.
-			err = sb.Release(ctx, typ)
-		}
 	case ad.probe && act.verdict == verdictAccepted:
 		err = sb.Close(ctx, typ)
-	case ad.probe:
-		// The probe proved nothing (another answer, or none): the next
-		// submit of the fleet may probe at once.
+	}
+	if ad.probe && act.verdict != verdictAccepted && err == nil {
+		// The probe ends. It proved nothing (another answer, or none): the
+		// next submit of the fleet may probe at once. Or it opened again a
+		// breaker that may not be its type's (the key's, after a ban): a
+		// store must not hold it, refusing every type, until it times out.
 		err = sb.Release(ctx, typ)
 	}
 	if err != nil && ctx.Err() == nil {
