@@ -32,7 +32,7 @@ func TestBenchTable(t *testing.T) {
 		"| Submit/mem/bare | 2.20 µs | 2.00 µs – 2.40 µs | baseline | 2680 | 22 |  |",
 		"| Submit/mem/slotguard | 3.40 µs | 3.30 µs – 3.50 µs | 1.55x | 3900 | 30 |  |",
 		"| LongRun/1M | 900 ms |  |  |  |  | 300000 |",
-		"3 runs of each",
+		"3 run(s) of each",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("benchTable output lacks %q:\n%s", want, got)
@@ -53,6 +53,23 @@ func TestBenchTablePackages(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("benchTable output lacks %q:\n%s", want, got)
 		}
+	}
+}
+
+// TestBenchTableLogLines: a test's log lines between a benchmark's name and
+// its figures (go-redis's, when Redis is down) neither fail the table nor
+// lose the result.
+func TestBenchTableLogLines(t *testing.T) {
+	out := "BenchmarkDown/local-2 \t 200\t 15558 ns/op\t 3256 B/op\n" +
+		"BenchmarkDown/redis-down-2  \tredis: 2026/12/02 17:26:56 pool.go:762: redis: failed to dial after 5 attempts\n" +
+		"redis: 2026/12/02 17:26:57 pool.go:762: redis: failed to dial after 5 attempts\n" +
+		"     200\t   5013401 ns/op\t    4253 B/op\n"
+	got, err := benchTable(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "| Down/redis-down | 5.01 ms |  | 322.24x | 4253 |"; !strings.Contains(got, want) {
+		t.Errorf("benchTable output lacks %q:\n%s", want, got)
 	}
 }
 

@@ -27,6 +27,10 @@ func parseBench(out string) ([]*sample, error) {
 		pkgs  []string
 		pkg   string
 	)
+	// pending is a benchmark whose name was printed without its figures:
+	// a test's log line (a client library's, on stderr) came between them,
+	// and the figures follow on a line of their own.
+	pending := ""
 	for _, line := range strings.Split(out, "\n") {
 		if p, ok := strings.CutPrefix(line, "pkg: "); ok {
 			pkg = p
@@ -36,31 +40,33 @@ func parseBench(out string) ([]*sample, error) {
 			continue
 		}
 		f := strings.Fields(line)
-		if len(f) < 4 || !strings.HasPrefix(f[0], "Benchmark") {
+		var name string
+		switch {
+		case len(f) > 0 && strings.HasPrefix(f[0], "Benchmark"):
+			name, f = benchName(f[0]), f[1:]
+			if _, ok := figures(f); !ok {
+				pending = name
+				continue
+			}
+		case pending != "":
+			name = pending
+		default:
 			continue
 		}
-		name := strings.TrimPrefix(f[0], "Benchmark")
-		if i := strings.LastIndex(name, "-"); i > 0 {
-			if _, err := strconv.Atoi(name[i+1:]); err == nil {
-				name = name[:i]
-			}
+		units, ok := figures(f)
+		if !ok {
+			continue // a log line, while a name waits for its figures
 		}
+		pending = ""
 		key := pkg + "\x00" + name
 		s := byKey[key]
 		if s == nil {
-			s = &sample{name: name, units: map[string][]float64{}}
+			s = &sample{name: key, units: map[string][]float64{}}
 			byKey[key] = s
 			order = append(order, s)
-			if pkg != "" {
-				s.name = pkg + "\x00" + name
-			}
 		}
-		for i := 2; i+1 < len(f); i += 2 {
-			v, err := strconv.ParseFloat(f[i], 64)
-			if err != nil {
-				return nil, fmt.Errorf("benchmark line %q: %q is not a number", line, f[i])
-			}
-			s.units[f[i+1]] = append(s.units[f[i+1]], v)
+		for u, v := range units {
+			s.units[u] = append(s.units[u], v)
 		}
 	}
 	if len(order) == 0 {
@@ -68,15 +74,44 @@ func parseBench(out string) ([]*sample, error) {
 	}
 	for _, s := range order {
 		p, n, _ := strings.Cut(s.name, "\x00")
-		if n == "" {
-			continue
-		}
 		s.name = n
 		if len(pkgs) > 1 {
 			s.name = p[strings.LastIndex(p, "/")+1:] + "." + n
 		}
 	}
 	return order, nil
+}
+
+// benchName is a benchmark's name without "Benchmark" and the GOMAXPROCS
+// suffix.
+func benchName(field string) string {
+	name := strings.TrimPrefix(field, "Benchmark")
+	if i := strings.LastIndex(name, "-"); i > 0 {
+		if _, err := strconv.Atoi(name[i+1:]); err == nil {
+			name = name[:i]
+		}
+	}
+	return name
+}
+
+// figures reads a result's fields after its name: the iterations, then
+// value and unit pairs.
+func figures(f []string) (map[string]float64, bool) {
+	if len(f) < 3 || len(f)%2 == 0 {
+		return nil, false
+	}
+	if _, err := strconv.ParseInt(f[0], 10, 64); err != nil {
+		return nil, false
+	}
+	units := make(map[string]float64, len(f)/2)
+	for i := 1; i+1 < len(f); i += 2 {
+		v, err := strconv.ParseFloat(f[i], 64)
+		if err != nil {
+			return nil, false
+		}
+		units[f[i+1]] = v
+	}
+	return units, true
 }
 
 // benchTable renders `go test -bench` output as a Markdown table.
@@ -112,7 +147,7 @@ func benchTable(out string) (string, error) {
 		b.WriteString("\n")
 	}
 	if n := len(samples[0].units["ns/op"]); n > 0 {
-		fmt.Fprintf(&b, "\n%d runs of each; range is the fastest and slowest run.\n", n)
+		fmt.Fprintf(&b, "\n%d run(s) of each; range: the fastest and the slowest.\n", n)
 	}
 	return b.String(), nil
 }
