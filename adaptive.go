@@ -85,8 +85,8 @@ func (c *rateControl) observe(typ string, v verdict) {
 		return
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.applyHour(time.Now())
+	push := c.applyHour(time.Now())
+	defer c.unlock(push)
 	tr := c.typeRate(typ)
 	r := tr.cur
 	switch v {
@@ -134,9 +134,9 @@ func (c *rateControl) wait(ctx context.Context, typ string) (time.Duration, erro
 		return 0, nil
 	}
 	c.mu.Lock()
-	c.applyHour(time.Now())
+	push := c.applyHour(time.Now())
 	lim := c.typeRate(typ).lim
-	c.mu.Unlock()
+	c.unlock(push)
 	p := pacer{lim: lim, moving: true}
 	return p.wait(ctx)
 }
@@ -147,24 +147,28 @@ func (c *rateControl) tick(now time.Time) {
 		return
 	}
 	c.mu.Lock()
-	c.applyHour(now)
-	c.mu.Unlock()
+	c.unlock(c.applyHour(now))
 }
 
-func (c *rateControl) applyHour(now time.Time) {
+// applyHour applies the schedule's hour, with c.mu held. It returns the
+// key's new rate when the hour moved it (0 otherwise), for unlock to give
+// the key's pacers.
+func (c *rateControl) applyHour(now time.Time) (push float64) {
 	if c.hours == nil {
-		return
+		return 0
 	}
 	h := now.UTC().Hour()
 	if h == c.hour {
-		return
+		return 0
 	}
 	c.hour = h
 	c.ceiling = c.base
 	if r := c.hours[h]; r > 0 {
 		c.ceiling = r * max(c.scale, 1)
 	}
-	c.setKey(c.ceiling)
+	if c.ceiling != c.key {
+		c.key, push = c.ceiling, c.ceiling
+	}
 	// A new hour starts at its ceiling: the schedule is the user's word
 	// for what the hour can take; adaptive pacing then moves below it.
 	if c.untyped != nil {
@@ -173,15 +177,20 @@ func (c *rateControl) applyHour(now time.Time) {
 	for _, tr := range c.typed {
 		tr.set(c.ceiling)
 	}
+	return push
 }
 
-func (c *rateControl) setKey(r float64) {
-	if r == c.key {
+// unlock lets c.mu go, then gives the key's pacers the rate applyHour
+// returned (0: none). A shared pacer is the user's code: it is never
+// called under c.mu (STYLE 8; gobreaker issue #37). Only an hour's change
+// pushes, so two pushes cannot cross.
+func (c *rateControl) unlock(push float64) {
+	c.mu.Unlock()
+	if push == 0 {
 		return
 	}
-	c.key = r
 	for _, t := range c.targets {
-		t.SetLimit(rate.Limit(r))
+		t.SetLimit(rate.Limit(push))
 	}
 }
 
@@ -189,8 +198,8 @@ func (c *rateControl) setKey(r float64) {
 // below it the fastest type's adaptive rate (once a type has one).
 func (c *rateControl) rate() float64 {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.applyHour(time.Now())
+	push := c.applyHour(time.Now())
+	defer c.unlock(push)
 	if !c.adaptive || c.untyped == nil && len(c.typed) == 0 {
 		return c.key
 	}
@@ -210,8 +219,8 @@ func (c *rateControl) typeRates() map[string]float64 {
 		return nil
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.applyHour(time.Now())
+	push := c.applyHour(time.Now())
+	defer c.unlock(push)
 	m := make(map[string]float64, len(c.typed))
 	for typ, tr := range c.typed {
 		m[typ] = tr.cur / c.scale

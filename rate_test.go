@@ -1,11 +1,15 @@
 package slotguard
 
 import (
+	"context"
 	"fmt"
 	"math"
+	"slices"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // TestAdaptiveRate: the rate falls by Decrease on NO_SLOT and MAX_USER_TURN,
@@ -154,6 +158,50 @@ func TestAdaptiveTypesBounded(t *testing.T) {
 		tr.rc.mu.Unlock()
 		if n > maxTypes {
 			t.Errorf("%d typed rates after 100 method names, want at most %d", n, maxTypes)
+		}
+	})
+}
+
+// reentrantPacer is a shared pacer whose SetLimit notes whether the rate
+// control's lock is held: a hook that read the Transport's Stats then, as
+// a user's dashboard might, would deadlock.
+type reentrantPacer struct {
+	tr     *Transport
+	limits []rate.Limit
+	locked bool
+}
+
+func (p *reentrantPacer) Wait(context.Context) error { return nil }
+
+func (p *reentrantPacer) SetLimit(l rate.Limit) {
+	p.limits = append(p.limits, l)
+	if !p.tr.rc.mu.TryLock() {
+		p.locked = true
+		return
+	}
+	p.tr.rc.mu.Unlock()
+}
+
+// TestSharedPacerNotCalledUnderLock: the schedule gives a shared pacer
+// its hour's rate with no lock of the Transport's held (STYLE 8).
+func TestSharedPacerNotCalledUnderLock(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sp := &reentrantPacer{}
+		tr := mustNew(t, memRT{answers("OK|1")}, Config{Schedule: PublishedSchedule(4, 2, 1), Shared: Shared{Pacer: sp}})
+		sp.tr = tr
+		resp, err := tr.RoundTrip(submitReq(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		time.Sleep(6 * time.Hour)
+		resp, err = tr.RoundTrip(submitReq(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if want := []rate.Limit{4, 2}; !slices.Equal(sp.limits, want) || sp.locked {
+			t.Errorf("shared pacer's limits %v, lock held %v; want %v (the hours' rates), false", sp.limits, sp.locked, want)
 		}
 	})
 }
