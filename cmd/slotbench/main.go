@@ -55,16 +55,25 @@ func run(args []string, stdout, stderr io.Writer) int {
 	} else if warn := latenessWarning(o.w, results); warn != "" {
 		fmt.Fprintf(stderr, "slotbench: %s\n", warn) // the table's footer would have said it
 	}
-	outs := []struct {
-		path  string
-		write func(io.Writer) error
-	}{
+	return writeOutputs(stdout, stderr, []output{
 		{o.json, func(f io.Writer) error { return writeJSON(f, o.w, results) }},
 		{o.csv, func(f io.Writer) error { return writeCSV(f, o.w, results) }},
 		{o.plot, func(f io.Writer) error { return writePlot(f, o.w, results) }},
-	}
+	})
+}
+
+// output is one of the files the flags ask for: "" none, "-" stdout.
+type output struct {
+	path  string
+	write func(io.Writer) error
+}
+
+// writeOutputs writes each output the flags ask for and returns the exit
+// code: 1 when any failed (each failure is reported, the others written).
+func writeOutputs(stdout, stderr io.Writer, outs []output) int {
 	code := 0
 	for _, out := range outs {
+		var err error
 		switch out.path {
 		case "":
 			continue

@@ -143,25 +143,8 @@ func sweepCommand(o options, stdout, stderr io.Writer) int {
 			code = 1
 		}
 	}
-	for _, out := range []struct {
-		path  string
-		write func(io.Writer) error
-	}{
+	return max(code, writeOutputs(stdout, stderr, []output{
 		{o.json, func(f io.Writer) error { return writeSweepJSON(f, doc) }},
 		{o.plot, func(f io.Writer) error { return writeSweepPlot(f, doc) }},
-	} {
-		switch out.path {
-		case "":
-			continue
-		case "-":
-			err = out.write(stdout)
-		default:
-			err = writeFile(out.path, out.write)
-		}
-		if err != nil {
-			fmt.Fprintf(stderr, "slotbench: %v\n", err)
-			code = 1
-		}
-	}
-	return code
+	}))
 }
