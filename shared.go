@@ -78,15 +78,17 @@ const (
 // runs its own breaker; this shares the result: an opening, and its end.
 //
 // It keeps the breaker per task type, as the Transport's own breaker does
-// (see BreakerConfig): typ is a TaskType, or "" for the untyped run (a
-// submit whose type is unknown, and the types past the first 32, which
-// share it). A run of NO_SLOT answers (code "") opens typ's breaker only,
+// (see BreakerConfig): typ is the submit's TaskType, or "" for none. The
+// store decides where a type stands, and may bound the types it keeps
+// apart, putting the others together in its untyped run (""): the
+// Transport asks it by the submit's own type even for a type it keeps in
+// its own untyped run (past its first 32), and opens "" for an opening of
+// that local run. A run of NO_SLOT answers (code "") opens typ's breaker only,
 // for the whole fleet: a reCAPTCHA shortage leaves image captchas alone. A
 // ban the provider answered (code "ERROR: 1001", ...) opens the whole key:
 // every type is refused, naming the code. Each open breaker, the key's
 // and each type's, lets one probe of the whole fleet through after its
-// open period. An implementation may bound the types it keeps apart, and
-// put the others together in the untyped run.
+// open period.
 type SharedBreaker interface {
 	// Allow reports whether a submit of type typ may go now. While the
 	// key's breaker or typ's is open it returns an *OpenError (its Code

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"log/slog"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -164,7 +163,7 @@ func (t *Transport) allow(ctx context.Context, typ string) (done func(error), pr
 	if sb == nil {
 		return done, false, nil
 	}
-	probe, err = sb.Allow(ctx, t.breaker.sharedType(typ))
+	probe, err = sb.Allow(ctx, typ)
 	if errors.Is(err, ErrCircuitOpen) {
 		t.sharedUp(ctx, sharedBreaker)
 		t.stats.failedFast.Add(1)
@@ -282,15 +281,23 @@ func (t *Transport) finish(ctx context.Context, ad *admission, act action) {
 	if sb == nil {
 		return
 	}
-	// A run's opening is shared for its type only: claimed once per
-	// opening of that run, so that another type's NO_SLOT cannot claim it.
-	typ := t.breaker.sharedType(ad.typ)
+	// A run's opening is shared for the run's type only ("" for the
+	// untyped run that types past the first 32 share here), claimed once
+	// per opening so that another type's NO_SLOT cannot claim it. The rest
+	// names the submit's own type: the store decides where it stands.
+	typ, until := ad.typ, time.Now().Add(t.breaker.openFor)
 	var err error
 	switch {
 	case act.verdict == verdictBan:
 		err = sb.Open(ctx, typ, time.Now().Add(scaled(act.hold, t.scale)), act.code)
-	case act.verdict == verdictNoSlot && (t.breaker.claimOpening(ad.typ) || ad.probe):
-		err = sb.Open(ctx, typ, time.Now().Add(t.breaker.openFor), "")
+	case act.verdict == verdictNoSlot:
+		run, claimed := t.breaker.sharedType(typ), t.breaker.claimOpening(typ)
+		if claimed {
+			err = sb.Open(ctx, run, until, "")
+		}
+		if ad.probe && err == nil && (!claimed || run != typ) {
+			err = sb.Open(ctx, typ, until, "")
+		}
 	case ad.probe && act.verdict == verdictAccepted:
 		err = sb.Close(ctx, typ)
 	}
@@ -303,60 +310,6 @@ func (t *Transport) finish(ctx context.Context, ad *admission, act action) {
 	}
 	if err != nil && ctx.Err() == nil {
 		t.sharedDown(ctx, sharedBreaker, err)
-	}
-}
-
-// The shared parts, as indexes into Transport.down.
-const (
-	sharedPacer = iota
-	sharedBudget
-	sharedBreaker
-	sharedThreads
-)
-
-var sharedNames = [...]string{"pacer", "budget", "breaker", "threads"}
-
-// errSharedDown is sharedResult's word for "the part failed: go on with the
-// local limits". It never reaches the caller.
-var errSharedDown = errors.New("slotguard: shared state unavailable")
-
-// sharedResult sorts the error of a call to a shared part: nil when the
-// part answered; the context's error when the request's context ended;
-// errSharedDown otherwise, after noting the part down (logged once per
-// outage), so that the attempt goes on with the local limits alone.
-func (t *Transport) sharedResult(ctx context.Context, part int, err error) error {
-	switch {
-	case err == nil:
-		t.sharedUp(ctx, part)
-		return nil
-	case ctx.Err() != nil:
-		return ctx.Err()
-	}
-	t.sharedDown(ctx, part, err)
-	return errSharedDown
-}
-
-// sharedDown notes a failing shared part. An outage is logged once, by the
-// first part to fail.
-func (t *Transport) sharedDown(ctx context.Context, part int, err error) {
-	if !t.down[part].CompareAndSwap(false, true) {
-		return
-	}
-	if t.downs.Add(1) == 1 && t.retry.logger != nil {
-		t.retry.logger.LogAttrs(ctx, slog.LevelWarn, "slotguard: shared state unavailable, using local limits",
-			slog.String("part", sharedNames[part]), slog.String("error", err.Error()))
-	}
-}
-
-// sharedUp notes a shared part answering again. The outage's end is logged
-// when the last part answers.
-func (t *Transport) sharedUp(ctx context.Context, part int) {
-	if !t.down[part].Load() || !t.down[part].CompareAndSwap(true, false) {
-		return
-	}
-	if t.downs.Add(-1) == 0 && t.retry.logger != nil {
-		t.retry.logger.LogAttrs(ctx, slog.LevelInfo, "slotguard: shared state back",
-			slog.String("part", sharedNames[part]))
 	}
 }
 

@@ -328,3 +328,30 @@ func TestBanProbeNoSlotFreesOtherTypes(t *testing.T) {
 		t.Errorf("providers saw %v and %v, want A's reCAPTCHA probe and B's post", ps[0].seen, ps[1].seen)
 	}
 }
+
+// TestTypedOpeningPastLocalBound: a process that has seen 32 other types
+// keeps reCAPTCHA in its local untyped run, yet the fleet's reCAPTCHA
+// opening (B's) holds for it too: the process asks the store by the task's
+// own type, and the store decides where that type stands.
+func TestTypedOpeningPastLocalBound(t *testing.T) {
+	_, ts, ps := typedFleet(t, redistest.Addr(t))
+	a, b := ts[0], ts[1]
+	ctx := ctxFor(t, 10*time.Second)
+	for i := range 32 {
+		if err := sendMethod(ctx, a, "other"+strconv.Itoa(i)); err != nil {
+			t.Fatalf("other%d: %v", i, err)
+		}
+	}
+	for range 3 {
+		sendMethod(ctx, b, "userrecaptcha")
+	}
+	if err := sendMethod(ctx, a, "userrecaptcha"); !errors.Is(err, slotguard.ErrCircuitOpen) {
+		t.Errorf("A's reCAPTCHA (its 33rd type) during the fleet's reCAPTCHA opening = %v, want ErrCircuitOpen", err)
+	}
+	if n := ps[0].saw("userrecaptcha"); n != 0 {
+		t.Errorf("A's provider saw %d reCAPTCHA submits during the fleet's opening, want 0", n)
+	}
+	if err := sendMethod(ctx, a, "post"); err != nil {
+		t.Errorf("A's post during reCAPTCHA's opening = %v, want accepted", err)
+	}
+}
