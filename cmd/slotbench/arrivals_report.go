@@ -54,6 +54,7 @@ func writeArrivalTable(out io.Writer, w workload, results []result) error {
 	fmt.Fprintf(out, "(missed: not accepted within the deadline: given up, abandoned at the deadline, accepted late, or dropped (%d tasks already waiting); "+
 		"missed share: of the tasks whose fate the run saw (tasks still waiting at its end count in neither); accept p50/p99: from arrival, tasks accepted in time; "+
 		"billed, missed: tasks the provider billed that were not accepted in time; provider time; ban line %d NO_SLOT/min)\n", maxPending, banLine)
+	fmt.Fprintln(out, latenessLine(w, results))
 	if line := fewestMissed(results); line != "" {
 		fmt.Fprintln(out, line)
 	}
