@@ -134,8 +134,9 @@ type sweepReport struct {
 	Parameter   string     `json:"parameter"`
 	Settings    []sweepRow `json:"settings"`
 	Rule        string     `json:"rule"`
-	Recommended string     `json:"recommended"` // the setting's label; "" when none
-	Config      string     `json:"config"`      // its slotguard.Config literal, to paste
+	Recommended string     `json:"recommended"`       // the setting's label; "" when none
+	Config      string     `json:"config"`            // its slotguard.Config literal, to paste
+	Warning     string     `json:"warning,omitempty"` // timers woke late enough to move the figures (lateness.go)
 }
 
 func writeSweepJSON(out io.Writer, doc sweepReport) error {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/slotguard/slotguard"
 )
@@ -275,6 +276,38 @@ func TestSweepConfigsValid(t *testing.T) {
 			if _, err := slotguard.New(nil, s.cfg); err != nil {
 				t.Errorf("%s %s: slotguard.New: %v", name, s.label, err)
 			}
+		}
+	}
+}
+
+// TestSweepLateness: a sweep whose timers wake late warns as the main
+// command does: in its table's footer, and with -json - in the JSON and on
+// stderr, where no table says it.
+func TestSweepLateness(t *testing.T) {
+	w := defaultWorkload()
+	w.Duration, w.Slots, w.Workers = time.Minute, 5, 12
+	w.timerDelay = 2 * time.Millisecond // 300 ms of provider time at x150, past the 200 ms bar
+	p, _ := lookupPolicy("slotguard-threads")
+	for _, js := range []string{"", "-"} {
+		var stdout, stderr bytes.Buffer
+		synctest.Test(t, func(t *testing.T) {
+			o := options{w: w, policies: []policy{p}, runs: 1, json: js, sweep: true}
+			if code := sweepCommand(o, &stdout, &stderr); code != 0 {
+				t.Fatalf("sweepCommand(-json %q) = %d, stderr %q", js, code, stderr.String())
+			}
+		})
+		if js == "" {
+			if !strings.Contains(stdout.String(), "warning: timers woke late") {
+				t.Errorf("sweep table: no lateness warning:\n%s", stdout.String())
+			}
+			continue
+		}
+		var doc struct{ Warning string }
+		if err := json.Unmarshal(stdout.Bytes(), &doc); err != nil {
+			t.Fatalf("json: %v", err)
+		}
+		if !strings.Contains(doc.Warning, "timers woke late") || !strings.Contains(stderr.String(), doc.Warning) {
+			t.Errorf("sweep -json -: warning %q in the JSON, stderr %q; want it in both", doc.Warning, stderr.String())
 		}
 	}
 }
