@@ -19,9 +19,12 @@ const recommendMaxAttempts = 1.5
 const recommendTie = 0.01
 
 // measures are the counts a setting is judged on, each the lower the
-// better: the Pareto frontier's axes.
+// better: the Pareto frontier's axes. Bans count as the most any run
+// started: a setting banned in one run of three is not as good as one
+// never banned, whatever its median (result.banned).
 func measures(r result, open bool) []float64 {
-	m := []float64{-r.Utilization, r.AttemptsPerAcc, r.P99, float64(r.Lost), float64(r.Bans)}
+	bans := max(float64(r.Bans), r.Range["bans"].Max)
+	m := []float64{-r.Utilization, r.AttemptsPerAcc, r.P99, float64(r.Lost), bans}
 	if open && r.ArrivalStats != nil {
 		m = append(m, r.MissedShare)
 	}
@@ -86,7 +89,7 @@ func recommend(rows []sweepRow, open bool) recommendation {
 	var frugalest *sweepRow
 	for i := range rows {
 		row := &rows[i]
-		if !row.Frontier || row.Result.Bans > 0 {
+		if !row.Frontier || row.Result.banned() {
 			continue
 		}
 		if frugalest == nil || row.Result.AttemptsPerAcc < frugalest.Result.AttemptsPerAcc {
@@ -184,7 +187,7 @@ func writeSweepTable(out io.Writer, doc sweepReport) error {
 	}
 	fmt.Fprintln(out, "(*: on the Pareto frontier: no other setting is as good on every count (utilisation; attempts/task, p99, lost, bans, missed share: fewer) and better on one)")
 	if n := doc.Settings[0].Result.Runs; n > 1 {
-		fmt.Fprintf(out, "(each setting: the median of %d runs; ±: half their range; the frontier and the rule read the medians)\n", n)
+		fmt.Fprintf(out, "(each setting: the median of %d runs; ±: half their range; the frontier and the rule read the medians; bans: any run's)\n", n)
 	}
 	results := make([]result, len(doc.Settings))
 	for i, row := range doc.Settings {

@@ -311,3 +311,22 @@ func TestSweepLateness(t *testing.T) {
 		}
 	}
 }
+
+// TestRecommendBannedInOneRun: a setting that started a ban in one run of
+// three (its median, 0) is banned as the main command's verdict counts it:
+// never recommended, and it keeps no setting that never started one off the
+// frontier.
+func TestRecommendBannedInOneRun(t *testing.T) {
+	risky := sweepRow{Setting: "risky", Result: result{Runs: 3, Utilization: 0.97, AttemptsPerAcc: 1.3, P99: 40,
+		Range: map[string]span{"bans": {Median: 0, Min: 0, Max: 1, Spread: 0.5}}}}
+	safe := sweepRow{Setting: "safe", Result: result{Runs: 3, Utilization: 0.96, AttemptsPerAcc: 1.4, P99: 40,
+		Range: map[string]span{"bans": {}}}}
+	rows := []sweepRow{risky, safe}
+	markFrontier(rows)
+	if !rows[1].Frontier {
+		t.Errorf("safe: off the frontier, dominated by a setting banned in one run")
+	}
+	if rec := recommend(rows, false); rec.row == nil || rec.row.Setting != "safe" {
+		t.Errorf("recommended %+v, want safe: risky started a ban in one run (rule: %s)", rec.row, rec.rule)
+	}
+}
