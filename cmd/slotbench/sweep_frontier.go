@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"text/tabwriter"
 )
 
@@ -174,13 +175,14 @@ func writeSweepTable(out io.Writer, doc sweepReport) error {
 			mark = "*"
 		}
 		if open && r.ArrivalStats != nil {
-			missed = fmt.Sprintf("%.1f%%\t", 100*r.MissedShare)
+			missed = r.pm(fmt.Sprintf("%.1f%%", 100*r.MissedShare), "missed_share", 100, 1) + "\t"
 		}
-		fmt.Fprintf(tw, "%-*s\t%s\t%s\t%s\t%s\t%s\t%s%d\t%d\t%s\t\n", width, row.Setting, mark,
+		fmt.Fprintf(tw, "%-*s\t%s\t%s\t%s\t%s\t%s\t%s%s\t%s\t%s\t\n", width, row.Setting, mark,
 			r.pm(fmt.Sprintf("%.1f", r.AcceptedPerMin), "accepted_per_min", 1, 1),
 			r.pm(fmt.Sprintf("%.1f%%", 100*r.Utilization), "utilization", 100, 1),
 			r.pm(fmt.Sprintf("%.2f", r.AttemptsPerAcc), "attempts_per_task", 1, 2),
-			r.pm(secs(r.P99), "p99_s", 1, 1), missed, r.PeakNoSlot, r.Lost, bansCell(r))
+			r.pm(secs(r.P99), "p99_s", 1, 1), missed,
+			r.pm(strconv.Itoa(r.PeakNoSlot), "peak_no_slot_per_min", 1, 1), r.pm(strconv.Itoa(r.Lost), "lost", 1, 1), bansCell(r))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -330,3 +330,25 @@ func TestRecommendBannedInOneRun(t *testing.T) {
 		t.Errorf("recommended %+v, want safe: risky started a ban in one run (rule: %s)", rec.row, rec.rule)
 	}
 }
+
+// TestSweepTableArrivalsSpread: the sweep's missed share (under
+// -arrivals), NO_SLOT peak and tasks lost are medians of the runs like its
+// other figures, with their spreads.
+func TestSweepTableArrivalsSpread(t *testing.T) {
+	var runs []result
+	for _, s := range []float64{0.10, 0.12, 0.16} {
+		runs = append(runs, result{Utilization: 0.9, Lost: int(100 * s), PeakNoSlot: int(200 * s), ArrivalStats: &ArrivalStats{MissedShare: s}})
+	}
+	w := defaultWorkload()
+	w.Arrivals, w.Deadline = 1, time.Minute
+	doc := sweepReport{Workload: w, Policy: "slotguard", Settings: []sweepRow{{Setting: "Rate 1", Result: aggregate(runs)}}}
+	var out bytes.Buffer
+	if err := writeSweepTable(&out, doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"12.0% ±3.0", "24 ±6.0", "12 ±3.0"} { // missed share, peak NO_SLOT/min, lost
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("sweep table does not contain %q:\n%s", want, out.String())
+		}
+	}
+}
