@@ -119,13 +119,15 @@ func (e *env) arrive(ctx context.Context, wg *sync.WaitGroup, submits []submitFu
 		if at >= e.w.Duration || e.clock.sleep(ctx, at-e.clock.now()) != nil {
 			return
 		}
+		// Drawn before the cap's check: a dropped arrival uses its draw, so
+		// that every policy's k-th arrival is of the same method.
+		submit, m := submits[i%len(submits)], draw()
 		e.arr.arrived.Add(1)
 		if e.arr.pending.Add(1) > maxPending {
 			e.arr.pending.Add(-1)
 			e.arr.dropped.Add(1)
 			continue
 		}
-		submit, m := submits[i%len(submits)], draw()
 		wg.Go(func() { e.task(ctx, submit, m, at) })
 	}
 }

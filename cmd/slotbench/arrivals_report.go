@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 )
@@ -44,9 +45,15 @@ func writeArrivalTable(out io.Writer, w workload, results []result) error {
 		if a == nil {
 			a = &ArrivalStats{}
 		}
-		fmt.Fprintf(tw, "%-*s\t%.1f\t%.1f%%\t%d\t%d\t%d\t%.1f%%\t%s\t%s\t%d\t%.2f\t%d\t%s\t\n",
-			width, r.Policy, r.AcceptedPerMin, 100*r.Utilization, a.Arrived, a.InTime, a.Missed, 100*a.MissedShare,
-			secs(a.AcceptP50), secs(a.AcceptP99), a.BilledMissed, r.AttemptsPerAcc, r.PeakNoSlot, bansCell(r))
+		n := func(v int, measure string) string { return r.pm(strconv.Itoa(v), measure, 1, 1) }
+		fmt.Fprintf(tw, "%-*s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", width, r.Policy,
+			r.pm(fmt.Sprintf("%.1f", r.AcceptedPerMin), "accepted_per_min", 1, 1),
+			r.pm(fmt.Sprintf("%.1f%%", 100*r.Utilization), "utilization", 100, 1),
+			n(a.Arrived, "arrived"), n(a.InTime, "accepted_in_time"), n(a.Missed, "missed"),
+			r.pm(fmt.Sprintf("%.1f%%", 100*a.MissedShare), "missed_share", 100, 1),
+			r.pm(secs(a.AcceptP50), "accept_p50_s", 1, 1), r.pm(secs(a.AcceptP99), "accept_p99_s", 1, 1),
+			n(a.BilledMissed, "billed_missed"), r.pm(fmt.Sprintf("%.2f", r.AttemptsPerAcc), "attempts_per_task", 1, 2),
+			n(r.PeakNoSlot, "peak_no_slot_per_min"), bansCell(r))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -54,6 +61,10 @@ func writeArrivalTable(out io.Writer, w workload, results []result) error {
 	fmt.Fprintf(out, "(missed: not accepted within the deadline: given up, abandoned at the deadline, accepted late, or dropped (%d tasks already waiting); "+
 		"missed share: of the tasks whose fate the run saw (tasks still waiting at its end count in neither); accept p50/p99: from arrival, tasks accepted in time; "+
 		"billed, missed: tasks the provider billed that were not accepted in time; provider time; ban line %d NO_SLOT/min)\n", maxPending, banLine)
+	if note := runsNote(w, results); note != "" {
+		fmt.Fprintln(out, note)
+	}
+	fmt.Fprintln(out, latenessLine(w, results))
 	if line := fewestMissed(results); line != "" {
 		fmt.Fprintln(out, line)
 	}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -295,4 +296,47 @@ func TestTaskAcceptedUnseen(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestArrivalMethodsSeeded: under -mix, the k-th arrival of a seed's
+// schedule is of the same method whatever the policy, dropped arrivals
+// included: a policy that falls behind and has arrivals dropped faces the
+// same tasks after them as one that keeps up.
+func TestArrivalMethodsSeeded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := defaultWorkload()
+		w.Speed, w.Duration, w.Arrivals, w.Mix = 1, 30*time.Second, 100, "post=0.5,userrecaptcha=0.5"
+		e := newEnv(w)
+		defer e.close()
+		var mu sync.Mutex
+		got := map[time.Duration]string{}
+		// Each task holds the submit 15 s: 1000 wait after 10 s, the next
+		// are dropped, and from 15 s arrivals get through again.
+		submit := func(ctx context.Context) outcome {
+			mu.Lock()
+			got[e.clock.now()] = methodOf(ctx)
+			mu.Unlock()
+			e.clock.sleep(ctx, 15*time.Second)
+			return lost("held")
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		var wg sync.WaitGroup
+		wg.Go(func() { e.arrive(ctx, &wg, []submitFunc{submit}) })
+		time.Sleep(e.clock.real(w.Duration))
+		cancel()
+		wg.Wait()
+		draw := w.drawer(-1)
+		var after int // submitted after the first drop
+		for _, at := range arrivalTimes(w.Seed, w.Arrivals, w.Duration) {
+			want := draw()
+			if m, ok := got[at]; ok && m != want {
+				t.Fatalf("arrival at %v: method %s, want %s, the seed's draw for it", at, m, want)
+			} else if ok && at > 15*time.Second {
+				after++
+			}
+		}
+		if e.arr.dropped.Load() == 0 || after == 0 {
+			t.Errorf("%d dropped, %d submitted after the drops; want both", e.arr.dropped.Load(), after)
+		}
+	})
 }

@@ -19,6 +19,7 @@ type methodResult struct {
 	AcceptedPerMin float64        `json:"accepted_per_min"`  // accepted per minute of the run
 	Started        int            `json:"started"`           // tasks whose fate was decided within the run
 	Lost           int            `json:"lost"`              // tasks given up
+	ShareAccepted  float64        `json:"share_accepted"`    // (started - lost) / started
 	LostBy         map[string]int `json:"lost_by"`           // by reason: a code, "circuit open", ...
 	Attempts       int            `json:"attempts"`          // submit attempts on the wire
 	AttemptsPerAcc float64        `json:"attempts_per_task"` // attempts / accepted
@@ -75,6 +76,9 @@ func (e *env) byMethod(r *recorder, wire map[string]methodWire) map[string]metho
 		if wm.accepted > 0 {
 			res.AttemptsPerAcc = float64(wm.tries) / float64(wm.accepted)
 		}
+		if res.Started > 0 {
+			res.ShareAccepted = float64(len(lat)) / float64(res.Started)
+		}
 		out[m] = res
 	}
 	return out
@@ -89,12 +93,8 @@ func methodRows(tw io.Writer, width int, w workload, r result) {
 	}
 	for _, m := range ms {
 		mr := r.ByMethod[m]
-		share := 0.0
-		if mr.Started > 0 {
-			share = float64(mr.Started-mr.Lost) / float64(mr.Started)
-		}
 		fmt.Fprintf(tw, "%-*s\t%.1f\t\t%.1f%%\t%s\t\t%s\t%.2f\t\t\t%d\t\n",
-			width, "  "+m, mr.AcceptedPerMin, 100*share, secs(mr.P50), secs(mr.P99), mr.AttemptsPerAcc, mr.Lost)
+			width, "  "+m, mr.AcceptedPerMin, 100*mr.ShareAccepted, secs(mr.P50), secs(mr.P99), mr.AttemptsPerAcc, mr.Lost)
 	}
 }
 

@@ -187,8 +187,9 @@
 // # Sweeping a setting
 //
 // -sweep runs the one policy of -policies once per setting of its main
-// knob (-runs times each; the frontier and the rule read the medians), on
-// the workload of the other flags (-arrivals included): Config.Rate for
+// knob (-runs times each; the frontier and the rule read the medians, but
+// a setting that started a ban in any run counts as banned), on the
+// workload of the other flags (-arrivals included): Config.Rate for
 // slotguard (0.75 to 4 attempts a second; the default is 2), Adaptive's
 // Decrease and Increase for slotguard-adaptive, and Threads.Overbook for
 // slotguard-threads (measured, the default, then 1 to 6). It prints a row

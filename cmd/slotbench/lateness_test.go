@@ -132,3 +132,28 @@ func TestLatenessUnderBar(t *testing.T) {
 		t.Errorf("table does not report the lateness:\n%s", table)
 	}
 }
+
+// TestLatenessArrivalsTable: under -arrivals the table has its own
+// columns, and the same footer on the timers: late timers get the warning
+// there too.
+func TestLatenessArrivalsTable(t *testing.T) {
+	w := defaultWorkload()
+	w.Speed, w.Duration, w.Slots = 150, 2*time.Minute, 5
+	w.Arrivals, w.Deadline = 0.5, time.Minute
+	w.timerDelay = 2 * time.Millisecond // 300 ms of provider time, past the 200 ms bar
+	var results []result
+	var table bytes.Buffer
+	synctest.Test(t, func(t *testing.T) {
+		var err error
+		if results, err = runAll(context.Background(), w, mustPolicies(t, "slotguard"), nil); err != nil {
+			t.Fatalf("runAll: %v", err)
+		}
+		if err := writeTable(&table, w, results); err != nil {
+			t.Fatal(err)
+		}
+	})
+	warn := latenessWarning(w, results)
+	if warn == "" || !strings.Contains(table.String(), warn) || !strings.Contains(table.String(), "(timers: sleeps woke late by mean ") {
+		t.Errorf("-arrivals, wakes 300ms late: warning %q; the table does not carry it, or the timers line:\n%s", warn, table.String())
+	}
+}

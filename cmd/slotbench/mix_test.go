@@ -219,9 +219,39 @@ func TestMixOutputs(t *testing.T) {
 			var n int
 			json.Unmarshal(bm["accepted"], &n)
 			sum += n
+			var share float64
+			if json.Unmarshal(bm["share_accepted"], &share); share <= 0 || share > 1 {
+				t.Errorf("json: by_method[%q].share_accepted = %v, want in (0, 1]", m, share)
+			}
 		}
 		if sum != rep.Results[0].Accepted || sum == 0 {
 			t.Errorf("json: by_method accepted sum to %d, the provider billed %d", sum, rep.Results[0].Accepted)
 		}
 	})
+}
+
+// TestMixRowsMedianShare: with -runs, a method row's accepted/started is
+// the median of its runs' shares, as every figure of the table is, not the
+// share of the median counts.
+func TestMixRowsMedianShare(t *testing.T) {
+	var runs []result
+	for _, c := range [][2]int{{100, 10}, {200, 100}, {300, 30}} { // started, lost: shares 90%, 50%, 90%
+		m := methodResult{Started: c[0], Lost: c[1], ShareAccepted: float64(c[0]-c[1]) / float64(c[0])}
+		runs = append(runs, result{Policy: "p", ByMethod: map[string]methodResult{"post": m, "userrecaptcha": m}})
+	}
+	r := aggregate(runs)
+	w := defaultWorkload()
+	w.Mix = "post=0.5,userrecaptcha=0.5"
+	var out bytes.Buffer
+	if err := writeTable(&out, w, []result{r}); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(out.String(), "\n") {
+		if f := strings.Fields(line); len(f) > 2 && f[0] == "post" && f[2] != "90.0%" {
+			t.Errorf("post row: accepted/started %s, want 90.0%%, the median of 90%%, 50%% and 90%% (the median counts give 85%%):\n%s", f[2], out.String())
+		}
+	}
+	if !strings.Contains(out.String(), "\n    post ") {
+		t.Fatalf("no post row:\n%s", out.String())
+	}
 }

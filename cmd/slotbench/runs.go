@@ -220,6 +220,7 @@ func medianByMethod(runs []result) map[string]methodResult {
 			AcceptedPerMin: of(func(r methodResult) float64 { return r.AcceptedPerMin }),
 			Started:        ofInt(func(r methodResult) int { return r.Started }),
 			Lost:           ofInt(func(r methodResult) int { return r.Lost }),
+			ShareAccepted:  of(func(r methodResult) float64 { return r.ShareAccepted }),
 			LostBy:         medianByKey(runs, func(r result) map[string]int { return r.ByMethod[m].LostBy }),
 			Attempts:       ofInt(func(r methodResult) int { return r.Attempts }),
 			AttemptsPerAcc: of(func(r methodResult) float64 { return r.AttemptsPerAcc }),

@@ -286,3 +286,25 @@ func TestAggregateByMethodAndLateness(t *testing.T) {
 		t.Errorf("aggregate lateness: %+v, want the worst: mean 0.3, max 3", l)
 	}
 }
+
+// TestRunsArrivalTable: under -arrivals the table's figures are medians
+// too, each with its spread, and the note on the runs says so.
+func TestRunsArrivalTable(t *testing.T) {
+	runs := make([]result, 3)
+	for i := range runs {
+		runs[i] = result{Policy: "p", AcceptedPerMin: 55 + float64(i), Utilization: 0.90 + 0.01*float64(i),
+			ArrivalStats: &ArrivalStats{Arrived: 584, InTime: 550 + 4*i, Missed: 10 - 2*i, MissedShare: 0.02 - 0.004*float64(i), AcceptP99: 30 + float64(i)}}
+	}
+	r := aggregate(runs)
+	w := defaultWorkload()
+	w.Arrivals, w.Deadline = 1, time.Minute
+	var out bytes.Buffer
+	if err := writeTable(&out, w, []result{r}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"56.0 ±1.0", "91.0% ±1.0", "554 ±4.0", "8 ±2.0", "1.6% ±0.4", "31.0s ±1.0", "the median of 3 runs, seeds 1-3"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("-arrivals table does not contain %q:\n%s", want, out.String())
+		}
+	}
+}

@@ -136,12 +136,19 @@ func sweepCommand(o options, stdout, stderr io.Writer) int {
 	if rec.row != nil {
 		doc.Recommended, doc.Config = rec.row.Setting, rec.row.Config
 	}
+	results := make([]result, len(rows))
+	for i, row := range rows {
+		results[i] = row.Result
+	}
+	doc.Warning = latenessWarning(o.w, results)
 	code := 0
 	if o.json != "-" {
 		if err := writeSweepTable(stdout, doc); err != nil {
 			fmt.Fprintf(stderr, "slotbench: %v\n", err)
 			code = 1
 		}
+	} else if doc.Warning != "" {
+		fmt.Fprintf(stderr, "slotbench: %s\n", doc.Warning) // the table's footer would have said it
 	}
 	return max(code, writeOutputs(stdout, stderr, []output{
 		{o.json, func(f io.Writer) error { return writeSweepJSON(f, doc) }},

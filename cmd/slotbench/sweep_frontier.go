@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"text/tabwriter"
 )
 
@@ -19,9 +20,12 @@ const recommendMaxAttempts = 1.5
 const recommendTie = 0.01
 
 // measures are the counts a setting is judged on, each the lower the
-// better: the Pareto frontier's axes.
+// better: the Pareto frontier's axes. Bans count as the most any run
+// started: a setting banned in one run of three is not as good as one
+// never banned, whatever its median (result.banned).
 func measures(r result, open bool) []float64 {
-	m := []float64{-r.Utilization, r.AttemptsPerAcc, r.P99, float64(r.Lost), float64(r.Bans)}
+	bans := max(float64(r.Bans), r.Range["bans"].Max)
+	m := []float64{-r.Utilization, r.AttemptsPerAcc, r.P99, float64(r.Lost), bans}
 	if open && r.ArrivalStats != nil {
 		m = append(m, r.MissedShare)
 	}
@@ -86,7 +90,7 @@ func recommend(rows []sweepRow, open bool) recommendation {
 	var frugalest *sweepRow
 	for i := range rows {
 		row := &rows[i]
-		if !row.Frontier || row.Result.Bans > 0 {
+		if !row.Frontier || row.Result.banned() {
 			continue
 		}
 		if frugalest == nil || row.Result.AttemptsPerAcc < frugalest.Result.AttemptsPerAcc {
@@ -134,8 +138,9 @@ type sweepReport struct {
 	Parameter   string     `json:"parameter"`
 	Settings    []sweepRow `json:"settings"`
 	Rule        string     `json:"rule"`
-	Recommended string     `json:"recommended"` // the setting's label; "" when none
-	Config      string     `json:"config"`      // its slotguard.Config literal, to paste
+	Recommended string     `json:"recommended"`       // the setting's label; "" when none
+	Config      string     `json:"config"`            // its slotguard.Config literal, to paste
+	Warning     string     `json:"warning,omitempty"` // timers woke late enough to move the figures (lateness.go)
 }
 
 func writeSweepJSON(out io.Writer, doc sweepReport) error {
@@ -170,20 +175,21 @@ func writeSweepTable(out io.Writer, doc sweepReport) error {
 			mark = "*"
 		}
 		if open && r.ArrivalStats != nil {
-			missed = fmt.Sprintf("%.1f%%\t", 100*r.MissedShare)
+			missed = r.pm(fmt.Sprintf("%.1f%%", 100*r.MissedShare), "missed_share", 100, 1) + "\t"
 		}
-		fmt.Fprintf(tw, "%-*s\t%s\t%s\t%s\t%s\t%s\t%s%d\t%d\t%s\t\n", width, row.Setting, mark,
+		fmt.Fprintf(tw, "%-*s\t%s\t%s\t%s\t%s\t%s\t%s%s\t%s\t%s\t\n", width, row.Setting, mark,
 			r.pm(fmt.Sprintf("%.1f", r.AcceptedPerMin), "accepted_per_min", 1, 1),
 			r.pm(fmt.Sprintf("%.1f%%", 100*r.Utilization), "utilization", 100, 1),
 			r.pm(fmt.Sprintf("%.2f", r.AttemptsPerAcc), "attempts_per_task", 1, 2),
-			r.pm(secs(r.P99), "p99_s", 1, 1), missed, r.PeakNoSlot, r.Lost, bansCell(r))
+			r.pm(secs(r.P99), "p99_s", 1, 1), missed,
+			r.pm(strconv.Itoa(r.PeakNoSlot), "peak_no_slot_per_min", 1, 1), r.pm(strconv.Itoa(r.Lost), "lost", 1, 1), bansCell(r))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	fmt.Fprintln(out, "(*: on the Pareto frontier: no other setting is as good on every count (utilisation; attempts/task, p99, lost, bans, missed share: fewer) and better on one)")
 	if n := doc.Settings[0].Result.Runs; n > 1 {
-		fmt.Fprintf(out, "(each setting: the median of %d runs; ±: half their range; the frontier and the rule read the medians)\n", n)
+		fmt.Fprintf(out, "(each setting: the median of %d runs; ±: half their range; the frontier and the rule read the medians; bans: any run's)\n", n)
 	}
 	results := make([]result, len(doc.Settings))
 	for i, row := range doc.Settings {

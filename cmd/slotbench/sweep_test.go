@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/slotguard/slotguard"
 )
@@ -275,6 +276,79 @@ func TestSweepConfigsValid(t *testing.T) {
 			if _, err := slotguard.New(nil, s.cfg); err != nil {
 				t.Errorf("%s %s: slotguard.New: %v", name, s.label, err)
 			}
+		}
+	}
+}
+
+// TestSweepLateness: a sweep whose timers wake late warns as the main
+// command does: in its table's footer, and with -json - in the JSON and on
+// stderr, where no table says it.
+func TestSweepLateness(t *testing.T) {
+	w := defaultWorkload()
+	w.Duration, w.Slots, w.Workers = time.Minute, 5, 12
+	w.timerDelay = 2 * time.Millisecond // 300 ms of provider time at x150, past the 200 ms bar
+	p, _ := lookupPolicy("slotguard-threads")
+	for _, js := range []string{"", "-"} {
+		var stdout, stderr bytes.Buffer
+		synctest.Test(t, func(t *testing.T) {
+			o := options{w: w, policies: []policy{p}, runs: 1, json: js, sweep: true}
+			if code := sweepCommand(o, &stdout, &stderr); code != 0 {
+				t.Fatalf("sweepCommand(-json %q) = %d, stderr %q", js, code, stderr.String())
+			}
+		})
+		if js == "" {
+			if !strings.Contains(stdout.String(), "warning: timers woke late") {
+				t.Errorf("sweep table: no lateness warning:\n%s", stdout.String())
+			}
+			continue
+		}
+		var doc struct{ Warning string }
+		if err := json.Unmarshal(stdout.Bytes(), &doc); err != nil {
+			t.Fatalf("json: %v", err)
+		}
+		if !strings.Contains(doc.Warning, "timers woke late") || !strings.Contains(stderr.String(), doc.Warning) {
+			t.Errorf("sweep -json -: warning %q in the JSON, stderr %q; want it in both", doc.Warning, stderr.String())
+		}
+	}
+}
+
+// TestRecommendBannedInOneRun: a setting that started a ban in one run of
+// three (its median, 0) is banned as the main command's verdict counts it:
+// never recommended, and it keeps no setting that never started one off the
+// frontier.
+func TestRecommendBannedInOneRun(t *testing.T) {
+	risky := sweepRow{Setting: "risky", Result: result{Runs: 3, Utilization: 0.97, AttemptsPerAcc: 1.3, P99: 40,
+		Range: map[string]span{"bans": {Median: 0, Min: 0, Max: 1, Spread: 0.5}}}}
+	safe := sweepRow{Setting: "safe", Result: result{Runs: 3, Utilization: 0.96, AttemptsPerAcc: 1.4, P99: 40,
+		Range: map[string]span{"bans": {}}}}
+	rows := []sweepRow{risky, safe}
+	markFrontier(rows)
+	if !rows[1].Frontier {
+		t.Errorf("safe: off the frontier, dominated by a setting banned in one run")
+	}
+	if rec := recommend(rows, false); rec.row == nil || rec.row.Setting != "safe" {
+		t.Errorf("recommended %+v, want safe: risky started a ban in one run (rule: %s)", rec.row, rec.rule)
+	}
+}
+
+// TestSweepTableArrivalsSpread: the sweep's missed share (under
+// -arrivals), NO_SLOT peak and tasks lost are medians of the runs like its
+// other figures, with their spreads.
+func TestSweepTableArrivalsSpread(t *testing.T) {
+	var runs []result
+	for _, s := range []float64{0.10, 0.12, 0.16} {
+		runs = append(runs, result{Utilization: 0.9, Lost: int(100 * s), PeakNoSlot: int(200 * s), ArrivalStats: &ArrivalStats{MissedShare: s}})
+	}
+	w := defaultWorkload()
+	w.Arrivals, w.Deadline = 1, time.Minute
+	doc := sweepReport{Workload: w, Policy: "slotguard", Settings: []sweepRow{{Setting: "Rate 1", Result: aggregate(runs)}}}
+	var out bytes.Buffer
+	if err := writeSweepTable(&out, doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"12.0% ±3.0", "24 ±6.0", "12 ±3.0"} { // missed share, peak NO_SLOT/min, lost
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("sweep table does not contain %q:\n%s", want, out.String())
 		}
 	}
 }
