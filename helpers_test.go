@@ -231,6 +231,9 @@ type byMethod struct {
 	mu     sync.Mutex
 	seen   map[string]int
 	answer func(method string) string // called with mu held
+	// hold, when set, is called with mu held before the answer: a channel
+	// it returns is waited for, mu let go, before the submit is counted.
+	hold func(method string) chan struct{}
 }
 
 func (p *byMethod) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -240,6 +243,13 @@ func (p *byMethod) RoundTrip(r *http.Request) (*http.Response, error) {
 	m := q.Get("method")
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.hold != nil {
+		if h := p.hold(m); h != nil {
+			p.mu.Unlock()
+			<-h
+			p.mu.Lock()
+		}
+	}
 	if p.seen == nil {
 		p.seen = map[string]int{}
 	}

@@ -3,12 +3,8 @@ package slotguard
 import (
 	"context"
 	"errors"
-	"io"
 	"math"
-	"net/http"
-	"net/url"
 	"slices"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -108,44 +104,32 @@ func (f *fakeShared) Release(_ context.Context, typ string) error {
 }
 
 // typedProvider answers submits by method: userrecaptcha NO_SLOT while
-// short, everything ERROR: 1001 while banned, OK otherwise; and counts
-// what it saw by method.
+// short, everything ERROR: 1001 while banned, OK otherwise; while hold is
+// set, reCAPTCHA answers wait for it. Its fields are guarded by mu.
 type typedProvider struct {
-	mu         sync.Mutex
+	byMethod
 	short, ban bool
-	hold       chan struct{} // non-nil: reCAPTCHA answers wait for it
-	seen       map[string]int
+	hold       chan struct{}
 }
 
-func (p *typedProvider) RoundTrip(r *http.Request) (*http.Response, error) {
-	b, _ := io.ReadAll(r.Body)
-	r.Body.Close()
-	q, _ := url.ParseQuery(string(b))
-	m := q.Get("method")
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if hold := p.hold; hold != nil && m == "userrecaptcha" {
-		p.mu.Unlock()
-		<-hold
-		p.mu.Lock()
+func newTypedProvider(short bool) *typedProvider {
+	p := &typedProvider{short: short}
+	p.answer = func(m string) string {
+		switch {
+		case p.ban:
+			return CodeBanNoSlot
+		case p.short && m == "userrecaptcha":
+			return CodeNoSlot
+		}
+		return "OK|1"
 	}
-	if p.seen == nil {
-		p.seen = map[string]int{}
+	p.byMethod.hold = func(m string) chan struct{} {
+		if m == "userrecaptcha" {
+			return p.hold
+		}
+		return nil
 	}
-	p.seen[m]++
-	switch {
-	case p.ban:
-		return textResp(200, CodeBanNoSlot), nil
-	case p.short && m == "userrecaptcha":
-		return textResp(200, CodeNoSlot), nil
-	}
-	return textResp(200, "OK|1"), nil
-}
-
-func (p *typedProvider) saw(m string) int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.seen[m]
+	return p
 }
 
 // TestSharedBreakerPerType: two Transports (two processes) share one
@@ -156,7 +140,7 @@ func (p *typedProvider) saw(m string) int {
 func TestSharedBreakerPerType(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := &fakeShared{}
-		pa, pb := &typedProvider{short: true}, &typedProvider{short: true}
+		pa, pb := newTypedProvider(true), newTypedProvider(true)
 		cfg := Config{Rate: math.Inf(1), Retry: Backoff{Attempts: 1},
 			Breaker: BreakerConfig{Failures: 3, OpenFor: 10 * time.Second}, Shared: Shared{Breaker: f}}
 		a, b := mustNew(t, pa, cfg), mustNew(t, pb, cfg)

@@ -140,8 +140,8 @@ const outageSeeds = 3
 // the run, slotguard's defaults keep post at 95 % or more of the accepted
 // per minute it gets without the outage, start no ban, and lose no post
 // task to an open breaker: the reCAPTCHA run of NO_SLOT answers opens the
-// reCAPTCHA breaker only. The provider's count backs the workers' side:
-// its image tasks accepted match the post row.
+// reCAPTCHA breaker only. (TestMixOutputs holds the method rows to the
+// provider's count: they add up to the tasks it billed.)
 func TestTypeOutage(t *testing.T) {
 	for seed := range uint64(outageSeeds) {
 		var runs [2]result // without, with the outage
