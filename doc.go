@@ -37,7 +37,9 @@
 //     submits of the last 3 s stay under the provider's ban lines.
 //   - Every attempt takes a pacer token: retries never burst past the rate.
 //     After MAX_USER_TURN the pacer holds every submit for the provider's
-//     10 s first.
+//     10 s first. With Adaptive, an attempt takes a token of its task
+//     type's adaptive rate, then one of the key's (Rate is the key's
+//     ceiling): one type's NO_SLOT answers slow that type only.
 //   - The in-flight bound comes last, so it counts only attempts on the wire.
 //
 // With Config.Shared, the thread permits, the breaker, the budget and the
