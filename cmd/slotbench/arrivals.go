@@ -151,7 +151,7 @@ func (e *env) task(ctx context.Context, submit submitFunc, method string, arriva
 	e.arr.pending.Add(-1)
 	inTime := e.w.Deadline <= 0 || now-arrival <= e.w.Deadline
 	switch {
-	case ctx.Err() != nil || now > e.w.Duration:
+	case ctx.Err() != nil || now >= e.w.Duration:
 		e.arr.cutOff.Add(1) // the run ended before the task's fate was known
 		return
 	case out.id != "" && inTime:

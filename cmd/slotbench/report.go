@@ -65,7 +65,7 @@ type rollPoint struct {
 // result computes p's result from the run's records and the provider's
 // stats st, read at the deadline.
 func (e *env) result(p policy, st captchaaitest.Stats) result {
-	tries, noSlot, wire := e.wire.snapshot(e.w.Duration)
+	tries, noSlot, wire := e.wire.snapshot()
 	r := &e.rec
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"maps"
 	"net/http"
@@ -28,15 +29,29 @@ type tap struct {
 	noSlot []time.Duration // provider times of NO_SLOT answers
 	tries  []time.Duration // provider times of submit attempts
 
-	end      time.Duration         // the run's end: byMethod counts the attempts sent up to it
+	end      time.Duration         // the run's end: no submit reaches the provider from then on
 	byMethod map[string]methodWire // by the task's method
 }
 
+// errRunOver is the tap's answer to a submit sent at or after the run's end.
+var errRunOver = errors.New("slotbench: the run is over")
+
+// RoundTrip passes req to the provider. A submit sent at or after the run's
+// end is refused unsent and unrecorded: the run reads the provider's
+// accounting at its end, and a submit sent at that very instant (a retry
+// delay or a pause that ends there) would otherwise be counted by one side
+// and not the other, whichever goroutine ran first.
 func (t *tap) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !strings.HasSuffix(req.URL.Path, "/in.php") {
 		return t.base.RoundTrip(req)
 	}
 	at, m := t.clock.now(), methodOf(req.Context())
+	if at >= t.end {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, errRunOver
+	}
 	resp, err := t.base.RoundTrip(req)
 	if err != nil {
 		t.record(at, m, slotguard.Answer{})
@@ -65,9 +80,6 @@ func (t *tap) record(at time.Duration, m string, a slotguard.Answer) {
 	if noSlot {
 		t.noSlot = append(t.noSlot, at)
 	}
-	if at > t.end {
-		return
-	}
 	if t.byMethod == nil {
 		t.byMethod = make(map[string]methodWire)
 	}
@@ -82,18 +94,17 @@ func (t *tap) record(at time.Duration, m string, a slotguard.Answer) {
 	t.byMethod[m] = mw
 }
 
-// snapshot returns the attempts and NO_SLOT times up to end, sorted, and
+// snapshot returns the attempts and NO_SLOT times of the run, sorted, and
 // the counts by method.
-func (t *tap) snapshot(end time.Duration) (tries, noSlot []time.Duration, byMethod map[string]methodWire) {
+func (t *tap) snapshot() (tries, noSlot []time.Duration, byMethod map[string]methodWire) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	cut := func(s []time.Duration) []time.Duration {
+	sorted := func(s []time.Duration) []time.Duration {
 		s = slices.Clone(s)
 		slices.Sort(s)
-		i, _ := slices.BinarySearch(s, end+1)
-		return s[:i]
+		return s
 	}
-	return cut(t.tries), cut(t.noSlot), maps.Clone(t.byMethod)
+	return sorted(t.tries), sorted(t.noSlot), maps.Clone(t.byMethod)
 }
 
 // recorder is the accounting of the tasks, from the workers' side.

@@ -279,7 +279,7 @@ func (e *env) worker(ctx context.Context, submit submitFunc, draw func() string)
 			if e.poll(ctx, out.id, cmp.Or(out.polls, e.plain)) && out.ended != nil {
 				out.ended()
 			}
-		case ctx.Err() != nil || e.clock.now() > e.w.Duration:
+		case ctx.Err() != nil || e.clock.now() >= e.w.Duration:
 			e.rec.cutOff() // the run ended before the task's fate was known
 			return
 		default:
