@@ -60,11 +60,15 @@ func TestFleetSharedThroughRedis(t *testing.T) {
 	// The same fleet, each process with its own Redis client, sharing
 	// pacer, budget and breaker (and, with thread permits, the permits)
 	// through a real redis-server: no ban, the slots kept busy. Outside a
-	// bubble (Redis is a socket), at x150: 3 minutes of provider time take
-	// 1.2 s per policy.
+	// bubble (Redis is a socket), at x50: 3 minutes of provider time take
+	// 3.6 s per policy. At the default x150, timers late on a loaded
+	// machine (CI runs the packages side by side) cost the thread permits
+	// up to 8 points of utilisation (79 % with 4 busy loops on 2 cores,
+	// 86-89 % at x50 under the same load).
 	addr := redistest.Addr(t)
 	w := fleetWorkload()
 	w.Redis = addr
+	w.Speed = 50
 	var warn bytes.Buffer
 	w.warn = &warn
 	results, err := runAll(context.Background(), w, mustPolicies(t, "slotguard-shared", "slotguard-threads-shared"), nil)
@@ -72,8 +76,8 @@ func TestFleetSharedThroughRedis(t *testing.T) {
 		t.Fatalf("runAll: %v", err)
 	}
 	for _, r := range results {
-		t.Logf("fleet of 8, %s: %.1f/min util %.1f%% attempts/task %.2f peak NO_SLOT/min %d bans %v lost %d",
-			r.Policy, r.AcceptedPerMin, 100*r.Utilization, r.AttemptsPerAcc, r.PeakNoSlot, r.BansBy, r.Lost)
+		t.Logf("fleet of 8, %s: %.1f/min util %.1f%% attempts/task %.2f peak NO_SLOT/min %d bans %v lost %d timers late %.3fs",
+			r.Policy, r.AcceptedPerMin, 100*r.Utilization, r.AttemptsPerAcc, r.PeakNoSlot, r.BansBy, r.Lost, r.TimerLateness.Mean)
 		if r.Bans != 0 {
 			t.Errorf("%s: bans %v, want none", r.Policy, r.BansBy)
 		}
