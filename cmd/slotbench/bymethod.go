@@ -26,11 +26,13 @@ type methodResult struct {
 	NoSlot         int            `json:"no_slot"`           // NO_SLOT answers
 	P50            float64        `json:"p50_s"`             // time to acceptance, seconds
 	P99            float64        `json:"p99_s"`
+	*OutageStats                  // under -type-outage: outage_kept, ...; nil (left out) otherwise
 }
 
 // methodWire is what the tap saw of one method's submits.
 type methodWire struct {
 	tries, noSlot, accepted int
+	acceptedOut             int // of accepted, those sent within -type-outage's window
 }
 
 // methodRec is the workers' accounting of one method's tasks.
@@ -72,6 +74,7 @@ func (e *env) byMethod(r *recorder, wire map[string]methodWire) map[string]metho
 			NoSlot:         wm.noSlot,
 			P50:            quantile(lat, 0.50).Seconds(),
 			P99:            quantile(lat, 0.99).Seconds(),
+			OutageStats:    e.w.outageStats(wm.accepted, wm.acceptedOut),
 		}
 		if wm.accepted > 0 {
 			res.AttemptsPerAcc = float64(wm.tries) / float64(wm.accepted)
@@ -93,8 +96,9 @@ func methodRows(tw io.Writer, width int, w workload, r result) {
 	}
 	for _, m := range ms {
 		mr := r.ByMethod[m]
-		fmt.Fprintf(tw, "%-*s\t%.1f\t\t%.1f%%\t%s\t\t%s\t%.2f\t\t\t%d\t\n",
-			width, "  "+m, mr.AcceptedPerMin, 100*mr.ShareAccepted, secs(mr.P50), secs(mr.P99), mr.AttemptsPerAcc, mr.Lost)
+		fmt.Fprintf(tw, "%-*s\t%.1f\t\t%.1f%%\t%s\t\t%s\t%.2f\t\t\t%d\t%s\n",
+			width, "  "+m, mr.AcceptedPerMin, 100*mr.ShareAccepted, secs(mr.P50), secs(mr.P99), mr.AttemptsPerAcc, mr.Lost,
+			result{}.keptCell(mr.OutageStats))
 	}
 }
 

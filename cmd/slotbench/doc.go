@@ -95,6 +95,8 @@
 //	peak NO_SLOT/min  most NO_SLOT answers within any rolling minute (the provider bans at 120)
 //	bans              blocks the provider started, every code (ERROR: 1001, 1003, MAX_USER_TURN, ...)
 //	lost              tasks given up: attempts exhausted, circuit open, banned
+//	outage kept       with -type-outage only: accepted/min while that type's workers are out, as a
+//	                  share of accepted/min in the rest of the run (the provider's count)
 //
 // The last line names the winner: the policy with the highest goodput
 // among those that started no ban in any run; where goodputs tie, the one
@@ -292,7 +294,15 @@
 // method, or a type as captchaaitest.PoolOf names it) empties that type's
 // provider workers from 1/3 to 2/3 of the run, then brings them back. With
 // more than one method the table has a row per method under each policy,
-// and the JSON a by_method object per policy. BENCHMARKS.md has the
+// and the JSON a by_method object per policy. With -type-outage the table
+// has an outage kept column, and each JSON row and by_method entry
+// outage_during_per_min, outage_outside_per_min and outage_kept: in one
+// run, what the outage costs the other types (their rows) and the policy
+// (its row). Read them with the workers in mind: they are a closed loop,
+// so a policy that gives up the short type's tasks at once (an open
+// breaker) sends more of the others while it lasts, and keeps more than
+// 100% of them; one that holds its workers on the short type's retries
+// sends fewer. BENCHMARKS.md has the
 // figures of go run ./cmd/slotbench -mix post=0.5,userrecaptcha=0.5
 // -type-outage userrecaptcha beside the same run without the outage.
 package main

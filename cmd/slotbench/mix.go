@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/slotguard/slotguard/captchaaitest"
 )
@@ -155,6 +156,71 @@ func (w workload) pools() map[string]captchaaitest.Pool {
 		Workers:  w.Slots,
 		Capacity: []captchaaitest.Step{{At: from, Slots: 0}, {At: to, Slots: w.Slots}},
 	}}
+}
+
+// OutageStats are a run's goodput through -type-outage's window against
+// the rest of the run, as the provider accepted the submits: in one run,
+// what one type's outage costs the others (their method rows' kept) and
+// what it costs the type itself. The rest of the run includes its start,
+// when the adaptive and thread policies are still learning.
+type OutageStats struct {
+	DuringPerMin  float64 `json:"outage_during_per_min"`  // accepted/min while the type's workers are out
+	OutsidePerMin float64 `json:"outage_outside_per_min"` // accepted/min in the rest of the run
+	Kept          float64 `json:"outage_kept"`            // DuringPerMin / OutsidePerMin; 0 when none was accepted outside
+}
+
+// outageWindow returns -type-outage's window, [from, to) of provider time;
+// an empty one without the flag.
+func (w workload) outageWindow() [2]time.Duration {
+	if w.TypeOutage == "" {
+		return [2]time.Duration{}
+	}
+	from, to := w.collapse()
+	return [2]time.Duration{from, to}
+}
+
+// outageStats returns the outage figures of accepted submits, during of
+// them within the window; nil without -type-outage.
+func (w workload) outageStats(accepted, during int) *OutageStats {
+	win := w.outageWindow()
+	if win[1] == 0 {
+		return nil
+	}
+	in, out := (win[1] - win[0]).Minutes(), (w.Duration - (win[1] - win[0])).Minutes()
+	s := &OutageStats{DuringPerMin: float64(during) / in, OutsidePerMin: float64(accepted-during) / out}
+	if s.OutsidePerMin > 0 {
+		s.Kept = s.DuringPerMin / s.OutsidePerMin
+	}
+	return s
+}
+
+// outageHead is the table's last column head under -type-outage, with
+// its tab; "" without.
+func outageHead(w workload) string {
+	if w.TypeOutage == "" {
+		return ""
+	}
+	return "outage kept\t"
+}
+
+// keptCell is the outage kept cell of a row of r, with its tab (with r's
+// spread when o is r's own); "" without -type-outage.
+func (r result) keptCell(o *OutageStats) string {
+	if o == nil {
+		return ""
+	}
+	return r.pm(fmt.Sprintf("%.0f%%", 100*o.Kept), "outage_kept", 100, 0) + "\t"
+}
+
+// outageNote is the table's line on the outage kept column; "" without
+// -type-outage.
+func outageNote(w workload) string {
+	if w.TypeOutage == "" {
+		return ""
+	}
+	typ, _ := w.outageType()
+	from, to := w.collapse()
+	return fmt.Sprintf("(outage kept: accepted/min while the %s workers are out, %v to %v, as a share of accepted/min in the rest of the run, the provider's count; a method's row: that method's tasks)", typ, from, to)
 }
 
 // methodsOf returns the provider's methods for w's mix: reCAPTCHA solves in

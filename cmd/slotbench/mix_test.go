@@ -169,6 +169,14 @@ func TestTypeOutage(t *testing.T) {
 				t.Errorf("seed %d: %d post tasks lost to an open breaker, want none", seed+1, n)
 			}
 		}
+		// Within the outage run: post's goodput while the reCAPTCHA workers
+		// are out against the rest of the run, and none of reCAPTCHA's.
+		if o := out.ByMethod["post"].OutageStats; o == nil || o.Kept < 0.95 {
+			t.Errorf("seed %d: post's outage figures %+v, want kept at least 95%%", seed+1, o)
+		}
+		if o := out.ByMethod["userrecaptcha"].OutageStats; o == nil || o.DuringPerMin != 0 || o.OutsidePerMin == 0 {
+			t.Errorf("seed %d: userrecaptcha's outage figures %+v, want none accepted while its workers are out, some outside", seed+1, o)
+		}
 		if got, bar := out.ByMethod["post"].AcceptedPerMin, 0.95*calm.ByMethod["post"].AcceptedPerMin; got < bar {
 			t.Errorf("seed %d: post %.1f accepted/min through the reCAPTCHA outage, want at least %.1f (95%% of %.1f without it)",
 				seed+1, got, bar, calm.ByMethod["post"].AcceptedPerMin)
@@ -191,7 +199,8 @@ func TestMixOutputs(t *testing.T) {
 		if code := run(base, &table, &stderr); code != 0 {
 			t.Fatalf("run(%q) = %d, stderr %q", base, code, stderr.String())
 		}
-		for _, want := range []string{"mix base64 30% hcaptcha 70%, hcaptcha workers out from 40s to 1m20s", "\n    base64 ", "\n    hcaptcha "} {
+		for _, want := range []string{"mix base64 30% hcaptcha 70%, hcaptcha workers out from 40s to 1m20s", "\n    base64 ", "\n    hcaptcha ",
+			"outage kept\n", "(outage kept: accepted/min while the hcaptcha workers are out, 40s to 1m20s,"} {
 			if !strings.Contains(table.String(), want) {
 				t.Errorf("table does not contain %q:\n%s", want, table.String())
 			}
@@ -202,6 +211,9 @@ func TestMixOutputs(t *testing.T) {
 		var rep struct {
 			Results []struct {
 				Accepted int                                   `json:"accepted"`
+				During   float64                               `json:"outage_during_per_min"`
+				Outside  float64                               `json:"outage_outside_per_min"`
+				Kept     *float64                              `json:"outage_kept"`
 				ByMethod map[string]map[string]json.RawMessage `json:"by_method"`
 			} `json:"results"`
 		}
@@ -209,9 +221,17 @@ func TestMixOutputs(t *testing.T) {
 			t.Fatalf("json: %v, %d results", err, len(rep.Results))
 		}
 		var sum int
+		var sumDuring, sumOutside float64 // accepted within the outage's 40 s and the run's other 80 s
 		for _, m := range []string{"base64", "hcaptcha"} {
 			bm := rep.Results[0].ByMethod[m]
-			for _, field := range []string{"accepted_per_min", "attempts_per_task", "lost", "p99_s"} {
+			var during, outside float64
+			json.Unmarshal(bm["outage_during_per_min"], &during)
+			json.Unmarshal(bm["outage_outside_per_min"], &outside)
+			sumDuring, sumOutside = sumDuring+during*40/60, sumOutside+outside*80/60
+			if m == "hcaptcha" && (during != 0 || outside == 0) {
+				t.Errorf("json: hcaptcha accepted %v/min while its workers are out, %v/min outside: want 0 and some", during, outside)
+			}
+			for _, field := range []string{"accepted_per_min", "attempts_per_task", "lost", "p99_s", "outage_kept"} {
 				if _, ok := bm[field]; !ok {
 					t.Errorf("json: by_method[%q] has no %s: %v", m, field, bm)
 				}
@@ -226,6 +246,16 @@ func TestMixOutputs(t *testing.T) {
 		}
 		if sum != rep.Results[0].Accepted || sum == 0 {
 			t.Errorf("json: by_method accepted sum to %d, the provider billed %d", sum, rep.Results[0].Accepted)
+		}
+		// The window's counts and the rest's add up to the provider's, by
+		// method and for the row.
+		r0 := rep.Results[0]
+		if got := math.Round(sumDuring + sumOutside); int(got) != r0.Accepted {
+			t.Errorf("json: by_method accepted %.2f within the outage and %.2f outside it, the provider billed %d", sumDuring, sumOutside, r0.Accepted)
+		}
+		if r0.Kept == nil || math.Abs(r0.During*40/60-sumDuring) > 1e-9 || math.Abs(r0.Outside*80/60-sumOutside) > 1e-9 {
+			t.Errorf("json: the row's outage figures %v/min during, %v/min outside, kept %v; the methods' %.2f and %.2f accepted",
+				r0.During, r0.Outside, r0.Kept, sumDuring, sumOutside)
 		}
 	})
 }

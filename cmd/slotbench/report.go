@@ -45,6 +45,7 @@ type result struct {
 	PollErrors     int            `json:"poll_errors"`
 	NoSlotPerMin   []int          `json:"no_slot_per_minute"` // the provider's count per provider minute
 	*ArrivalStats                 // under -arrivals: missed_share, accept_p50_s, ...; nil (left out) otherwise
+	*OutageStats                  // under -type-outage: outage_kept, ...; nil (left out) otherwise
 
 	// Runs is how many runs (seeds) the row is the median of; Range has
 	// each number's median, min, max and spread over them (runs.go).
@@ -112,6 +113,11 @@ func (e *env) result(p policy, st captchaaitest.Stats) result {
 	}
 	res.PeakNoSlot = peakPerMinute(noSlot)
 	res.ArrivalStats = e.arrivalResult(st, lat)
+	var acc, during int
+	for _, mw := range wire {
+		acc, during = acc+mw.accepted, during+mw.acceptedOut
+	}
+	res.OutageStats = e.w.outageStats(acc, during)
 	res.rolling = rollingSeries(noSlot, e.w.Duration, max(e.w.Duration/200, time.Second))
 	return res
 }
@@ -194,16 +200,17 @@ func writeTable(out io.Writer, w workload, results []result) error {
 	for _, r := range results {
 		width = max(width, len(r.Policy))
 	}
-	fmt.Fprintf(tw, "%-*s\taccepted/min\tslot util\taccepted/started\tp50\tp95\tp99\tattempts/task\tpeak NO_SLOT/min\tbans\tlost\t\n", width, "policy")
+	fmt.Fprintf(tw, "%-*s\taccepted/min\tslot util\taccepted/started\tp50\tp95\tp99\tattempts/task\tpeak NO_SLOT/min\tbans\tlost\t%s\n", width, "policy", outageHead(w))
 	for _, r := range results {
 		// tabwriter aligns every column right; the names are padded to read left.
-		fmt.Fprintf(tw, "%-*s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", width, r.Policy,
+		fmt.Fprintf(tw, "%-*s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", width, r.Policy,
 			r.pm(fmt.Sprintf("%.1f", r.AcceptedPerMin), "accepted_per_min", 1, 1),
 			r.pm(fmt.Sprintf("%.1f%%", 100*r.Utilization), "utilization", 100, 1),
 			r.pm(fmt.Sprintf("%.1f%%", 100*r.ShareAccepted), "share_accepted", 100, 1),
 			r.pm(secs(r.P50), "p50_s", 1, 1), r.pm(secs(r.P95), "p95_s", 1, 1), r.pm(secs(r.P99), "p99_s", 1, 1),
 			r.pm(fmt.Sprintf("%.2f", r.AttemptsPerAcc), "attempts_per_task", 1, 2),
-			r.pm(strconv.Itoa(r.PeakNoSlot), "peak_no_slot_per_min", 1, 1), bansCell(r), r.pm(strconv.Itoa(r.Lost), "lost", 1, 1))
+			r.pm(strconv.Itoa(r.PeakNoSlot), "peak_no_slot_per_min", 1, 1), bansCell(r), r.pm(strconv.Itoa(r.Lost), "lost", 1, 1),
+			r.keptCell(r.OutageStats))
 		methodRows(tw, width, w, r)
 	}
 	if err := tw.Flush(); err != nil {
@@ -211,6 +218,9 @@ func writeTable(out io.Writer, w workload, results []result) error {
 	}
 	fmt.Fprintf(out, "(time to acceptance: from the worker's call to the accepted answer, every policy's queue included (pacer, thread permits, batch lane); provider time; ban line %d NO_SLOT/min; bans: blocks started, all codes)\n", banLine)
 	if note := runsNote(w, results); note != "" {
+		fmt.Fprintln(out, note)
+	}
+	if note := outageNote(w); note != "" {
 		fmt.Fprintln(out, note)
 	}
 	fmt.Fprintln(out, latenessLine(w, results))

@@ -159,6 +159,10 @@ func aggregate(runs []result) result {
 		a := *agg.ArrivalStats // the medians go in a copy, not in run 0's
 		agg.ArrivalStats = &a
 	}
+	if agg.OutageStats != nil {
+		o := *agg.OutageStats
+		agg.OutageStats = &o
+	}
 	row := reflect.ValueOf(&agg).Elem()
 	for _, f := range reflect.VisibleFields(row.Type()) {
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
@@ -215,7 +219,7 @@ func medianByMethod(runs []result) map[string]methodResult {
 		ofInt := func(f func(methodResult) int) int {
 			return int(math.Round(of(func(r methodResult) float64 { return float64(f(r)) })))
 		}
-		out[m] = methodResult{
+		mr := methodResult{
 			Accepted:       ofInt(func(r methodResult) int { return r.Accepted }),
 			AcceptedPerMin: of(func(r methodResult) float64 { return r.AcceptedPerMin }),
 			Started:        ofInt(func(r methodResult) int { return r.Started }),
@@ -228,6 +232,22 @@ func medianByMethod(runs []result) map[string]methodResult {
 			P50:            of(func(r methodResult) float64 { return r.P50 }),
 			P99:            of(func(r methodResult) float64 { return r.P99 }),
 		}
+		if runs[0].ByMethod[m].OutageStats != nil {
+			ofOutage := func(f func(OutageStats) float64) float64 {
+				return of(func(r methodResult) float64 {
+					if r.OutageStats == nil {
+						return 0
+					}
+					return f(*r.OutageStats)
+				})
+			}
+			mr.OutageStats = &OutageStats{
+				DuringPerMin:  ofOutage(func(o OutageStats) float64 { return o.DuringPerMin }),
+				OutsidePerMin: ofOutage(func(o OutageStats) float64 { return o.OutsidePerMin }),
+				Kept:          ofOutage(func(o OutageStats) float64 { return o.Kept }),
+			}
+		}
+		out[m] = mr
 	}
 	return out
 }

@@ -30,6 +30,7 @@ type tap struct {
 	tries  []time.Duration // provider times of submit attempts
 
 	end      time.Duration         // the run's end: no submit reaches the provider from then on
+	outage   [2]time.Duration      // -type-outage's window, [from, to): its acceptances counted apart; zero: none
 	byMethod map[string]methodWire // by the task's method
 }
 
@@ -90,6 +91,9 @@ func (t *tap) record(at time.Duration, m string, a slotguard.Answer) {
 	}
 	if a.Accepted {
 		mw.accepted++
+		if at >= t.outage[0] && at < t.outage[1] {
+			mw.acceptedOut++
+		}
 	}
 	t.byMethod[m] = mw
 }

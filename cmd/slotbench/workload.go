@@ -206,7 +206,7 @@ func newEnv(w workload) *env {
 		e.prefix = newPrefix()
 	}
 	e.clock = clock{start: time.Now(), speed: w.Speed, late: &lateness{delay: w.timerDelay}}
-	e.wire = &tap{base: e.prov.Transport(), clock: e.clock, end: w.Duration}
+	e.wire = &tap{base: e.prov.Transport(), clock: e.clock, end: w.Duration, outage: w.outageWindow()}
 	e.plain = &http.Client{Transport: e.wire}
 	return e
 }
