@@ -114,6 +114,7 @@ func (c *arrivalCounts) missed() int64 {
 func (e *env) arrive(ctx context.Context, wg *sync.WaitGroup, submits []submitFunc) {
 	s := newArrivalSchedule(e.w.Seed, e.w.Arrivals)
 	draw := e.w.drawer(-1) // one stream for the arrivals, apart from any worker's
+	win := e.w.outageWindow()
 	for i := 0; ; i++ {
 		at := s.next()
 		if at >= e.w.Duration || e.clock.sleep(ctx, at-e.clock.now()) != nil {
@@ -123,6 +124,9 @@ func (e *env) arrive(ctx context.Context, wg *sync.WaitGroup, submits []submitFu
 		// that every policy's k-th arrival is of the same method.
 		submit, m := submits[i%len(submits)], draw()
 		e.arr.arrived.Add(1)
+		if at >= win[0] && at < win[1] {
+			e.rec.arrivedDuringOutage(m)
+		}
 		if e.arr.pending.Add(1) > maxPending {
 			e.arr.pending.Add(-1)
 			e.arr.dropped.Add(1)

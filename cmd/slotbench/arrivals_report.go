@@ -35,25 +35,26 @@ func deadlineJSON(w workload) string {
 func writeArrivalTable(out io.Writer, w workload, results []result) error {
 	fmt.Fprintln(out, describeArrivals(w))
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	width := len("policy")
+	width := max(len("policy"), methodsWidth(w))
 	for _, r := range results {
 		width = max(width, len(r.Policy))
 	}
-	fmt.Fprintf(tw, "%-*s\taccepted/min\tslot util\tarrived\tin time\tmissed\tmissed share\taccept p50\taccept p99\tbilled, missed\tattempts/task\tpeak NO_SLOT/min\tbans\t\n", width, "policy")
+	fmt.Fprintf(tw, "%-*s\taccepted/min\tslot util\tarrived\tin time\tmissed\tmissed share\taccept p50\taccept p99\tbilled, missed\tattempts/task\tpeak NO_SLOT/min\tbans\t%s\n", width, "policy", outageHead(w))
 	for _, r := range results {
 		a := r.ArrivalStats
 		if a == nil {
 			a = &ArrivalStats{}
 		}
 		n := func(v int, measure string) string { return r.pm(strconv.Itoa(v), measure, 1, 1) }
-		fmt.Fprintf(tw, "%-*s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", width, r.Policy,
+		fmt.Fprintf(tw, "%-*s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", width, r.Policy,
 			r.pm(fmt.Sprintf("%.1f", r.AcceptedPerMin), "accepted_per_min", 1, 1),
 			r.pm(fmt.Sprintf("%.1f%%", 100*r.Utilization), "utilization", 100, 1),
 			n(a.Arrived, "arrived"), n(a.InTime, "accepted_in_time"), n(a.Missed, "missed"),
 			r.pm(fmt.Sprintf("%.1f%%", 100*a.MissedShare), "missed_share", 100, 1),
 			r.pm(secs(a.AcceptP50), "accept_p50_s", 1, 1), r.pm(secs(a.AcceptP99), "accept_p99_s", 1, 1),
 			n(a.BilledMissed, "billed_missed"), r.pm(fmt.Sprintf("%.2f", r.AttemptsPerAcc), "attempts_per_task", 1, 2),
-			n(r.PeakNoSlot, "peak_no_slot_per_min"), bansCell(r))
+			n(r.PeakNoSlot, "peak_no_slot_per_min"), bansCell(r), r.keptCell(r.OutageStats))
+		arrivalMethodRows(tw, width, w, r)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -64,12 +65,30 @@ func writeArrivalTable(out io.Writer, w workload, results []result) error {
 	if note := runsNote(w, results); note != "" {
 		fmt.Fprintln(out, note)
 	}
+	if note := outageNote(w); note != "" {
+		fmt.Fprintln(out, note)
+	}
 	fmt.Fprintln(out, latenessLine(w, results))
 	if line := fewestMissed(results); line != "" {
 		fmt.Fprintln(out, line)
 	}
 	_, err := fmt.Fprintln(out, verdict(results))
 	return err
+}
+
+// arrivalMethodRows writes the rows of r's methods under its row in the
+// -arrivals table: the figures a method has (accepted/min, attempts/task,
+// outage kept); nothing when the mix has one method.
+func arrivalMethodRows(tw io.Writer, width int, w workload, r result) {
+	ms := w.mixOf().methods()
+	if len(ms) < 2 {
+		return
+	}
+	for _, m := range ms {
+		mr := r.ByMethod[m]
+		fmt.Fprintf(tw, "%-*s\t%.1f\t\t\t\t\t\t\t\t\t%.2f\t\t\t%s\n",
+			width, "  "+m, mr.AcceptedPerMin, mr.AttemptsPerAcc, result{}.keptCell(mr.OutageStats))
+	}
 }
 
 // fewestMissed names the ban-free policy that missed the smallest share of

@@ -37,9 +37,10 @@ type methodWire struct {
 
 // methodRec is the workers' accounting of one method's tasks.
 type methodRec struct {
-	latency []time.Duration
-	lostBy  map[string]int
-	lost    int
+	latency    []time.Duration
+	lostBy     map[string]int
+	lost       int
+	arrivedOut int // tasks that arrived within -type-outage's window (-arrivals)
 }
 
 // recFor returns the accounting of method m; r.mu held.
@@ -74,7 +75,7 @@ func (e *env) byMethod(r *recorder, wire map[string]methodWire) map[string]metho
 			NoSlot:         wm.noSlot,
 			P50:            quantile(lat, 0.50).Seconds(),
 			P99:            quantile(lat, 0.99).Seconds(),
-			OutageStats:    e.w.outageStats(wm.accepted, wm.acceptedOut),
+			OutageStats:    e.w.outageStats(wm.accepted, wm.acceptedOut, mr.arrivedOut),
 		}
 		if wm.accepted > 0 {
 			res.AttemptsPerAcc = float64(wm.tries) / float64(wm.accepted)

@@ -298,7 +298,9 @@
 // has an outage kept column, and each JSON row and by_method entry
 // outage_during_per_min, outage_outside_per_min and outage_kept: in one
 // run, what the outage costs the other types (their rows) and the policy
-// (its row). Read them with the workers in mind: they are a closed loop,
+// (its row); with -arrivals also outage_arrived_per_min, the tasks that
+// arrived while the workers were out, the demand the rate during it
+// answers. Read them with the workers in mind: they are a closed loop,
 // so a policy that gives up the short type's tasks at once (an open
 // breaker) sends more of the others while it lasts, and keeps more than
 // 100% of them; one that holds its workers on the short type's retries

@@ -167,6 +167,11 @@ type OutageStats struct {
 	DuringPerMin  float64 `json:"outage_during_per_min"`  // accepted/min while the type's workers are out
 	OutsidePerMin float64 `json:"outage_outside_per_min"` // accepted/min in the rest of the run
 	Kept          float64 `json:"outage_kept"`            // DuringPerMin / OutsidePerMin; 0 when none was accepted outside
+	// ArrivedPerMin is, under -arrivals, the demand DuringPerMin answers:
+	// tasks that arrived per minute while the type's workers are out. It
+	// is the fairer bar there, as Poisson arrivals move from one part of a
+	// run to another by a few percent.
+	ArrivedPerMin float64 `json:"outage_arrived_per_min,omitempty"`
 }
 
 // outageWindow returns -type-outage's window, [from, to) of provider time;
@@ -180,14 +185,15 @@ func (w workload) outageWindow() [2]time.Duration {
 }
 
 // outageStats returns the outage figures of accepted submits, during of
-// them within the window; nil without -type-outage.
-func (w workload) outageStats(accepted, during int) *OutageStats {
+// them within the window, and of arrived tasks within it (-arrivals); nil
+// without -type-outage.
+func (w workload) outageStats(accepted, during, arrived int) *OutageStats {
 	win := w.outageWindow()
 	if win[1] == 0 {
 		return nil
 	}
 	in, out := (win[1] - win[0]).Minutes(), (w.Duration - (win[1] - win[0])).Minutes()
-	s := &OutageStats{DuringPerMin: float64(during) / in, OutsidePerMin: float64(accepted-during) / out}
+	s := &OutageStats{DuringPerMin: float64(during) / in, OutsidePerMin: float64(accepted-during) / out, ArrivedPerMin: float64(arrived) / in}
 	if s.OutsidePerMin > 0 {
 		s.Kept = s.DuringPerMin / s.OutsidePerMin
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -186,6 +187,49 @@ func TestTypeOutage(t *testing.T) {
 			t.Errorf("seed %d: userrecaptcha %.1f accepted/min with its workers out for a third, %.1f without: want the outage to show",
 				seed+1, got, calmRC)
 		}
+	}
+}
+
+// TestTypeOutageOpenLoop is TestTypeOutage with open-loop demand, where
+// no worker moves from one type to the other: post tasks arrive at their
+// own pace whatever reCAPTCHA's outage does, so slotguard's defaults must
+// accept them while the reCAPTCHA workers are out as fast as they arrive
+// (the provider's count, in virtual time), and the table must show post's
+// kept in post's row.
+func TestTypeOutageOpenLoop(t *testing.T) {
+	for seed := range uint64(outageSeeds) {
+		synctest.Test(t, func(t *testing.T) {
+			w := defaultWorkload()
+			w.Speed, w.Seed, w.Arrivals = 1, seed+1, 1
+			w.Mix, w.TypeOutage = "post=0.5,userrecaptcha=0.5", "userrecaptcha"
+			results, err := runAll(context.Background(), w, mustPolicies(t, "slotguard"), nil)
+			if err != nil {
+				t.Fatalf("runAll: %v", err)
+			}
+			r := results[0]
+			p, rc := r.ByMethod["post"], r.ByMethod["userrecaptcha"]
+			t.Logf("seed %d: post %+v lost %v; userrecaptcha %+v; bans %v", seed+1, *p.OutageStats, p.LostBy, *rc.OutageStats, r.BansBy)
+			// Against the post tasks that arrived in the window, not the rest
+			// of the run: Poisson arrivals move by several percent from one
+			// third of a run to another.
+			if p.DuringPerMin < 0.95*p.ArrivedPerMin || p.ArrivedPerMin == 0 {
+				t.Errorf("seed %d: post accepted %.1f/min while the reCAPTCHA workers were out, of %.1f/min that arrived: want at least 95%%",
+					seed+1, p.DuringPerMin, p.ArrivedPerMin)
+			}
+			if p.Lost != 0 || r.Bans != 0 {
+				t.Errorf("seed %d: %d post tasks lost (%v), bans %v: want none", seed+1, p.Lost, p.LostBy, r.BansBy)
+			}
+			if rc.DuringPerMin != 0 || rc.OutsidePerMin == 0 {
+				t.Errorf("seed %d: userrecaptcha %.1f/min while its workers are out, %.1f/min outside: want 0 and some", seed+1, rc.DuringPerMin, rc.OutsidePerMin)
+			}
+			var table bytes.Buffer
+			if err := writeTable(&table, w, results); err != nil {
+				t.Fatal(err)
+			}
+			if want := fmt.Sprintf("%.0f%%\n", 100*p.Kept); !strings.Contains(table.String(), "\n    post ") || !strings.Contains(table.String(), want) {
+				t.Errorf("seed %d: the table has no post row ending in %q:\n%s", seed+1, want, table.String())
+			}
+		})
 	}
 }
 

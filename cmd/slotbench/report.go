@@ -113,11 +113,14 @@ func (e *env) result(p policy, st captchaaitest.Stats) result {
 	}
 	res.PeakNoSlot = peakPerMinute(noSlot)
 	res.ArrivalStats = e.arrivalResult(st, lat)
-	var acc, during int
+	var acc, during, arrived int
 	for _, mw := range wire {
 		acc, during = acc+mw.accepted, during+mw.acceptedOut
 	}
-	res.OutageStats = e.w.outageStats(acc, during)
+	for _, mr := range r.byMethod {
+		arrived += mr.arrivedOut
+	}
+	res.OutageStats = e.w.outageStats(acc, during, arrived)
 	res.rolling = rollingSeries(noSlot, e.w.Duration, max(e.w.Duration/200, time.Second))
 	return res
 }

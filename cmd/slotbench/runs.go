@@ -245,6 +245,7 @@ func medianByMethod(runs []result) map[string]methodResult {
 				DuringPerMin:  ofOutage(func(o OutageStats) float64 { return o.DuringPerMin }),
 				OutsidePerMin: ofOutage(func(o OutageStats) float64 { return o.OutsidePerMin }),
 				Kept:          ofOutage(func(o OutageStats) float64 { return o.Kept }),
+				ArrivedPerMin: ofOutage(func(o OutageStats) float64 { return o.ArrivedPerMin }),
 			}
 		}
 		out[m] = mr

@@ -143,6 +143,14 @@ func (r *recorder) lost(m, reason string) {
 	r.mu.Unlock()
 }
 
+// arrivedDuringOutage counts a task of method m that arrived within
+// -type-outage's window (-arrivals).
+func (r *recorder) arrivedDuringOutage(m string) {
+	r.mu.Lock()
+	r.recFor(m).arrivedOut++
+	r.mu.Unlock()
+}
+
 func (r *recorder) cutOff() {
 	r.mu.Lock()
 	r.cutOffN++
