@@ -54,7 +54,7 @@ func writeArrivalTable(out io.Writer, w workload, results []result) error {
 			r.pm(secs(a.AcceptP50), "accept_p50_s", 1, 1), r.pm(secs(a.AcceptP99), "accept_p99_s", 1, 1),
 			n(a.BilledMissed, "billed_missed"), r.pm(fmt.Sprintf("%.2f", r.AttemptsPerAcc), "attempts_per_task", 1, 2),
 			n(r.PeakNoSlot, "peak_no_slot_per_min"), bansCell(r), r.keptCell(r.OutageStats))
-		arrivalMethodRows(tw, width, w, r)
+		methodRows(tw, width, w, r, arrivalMethodCells)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -76,19 +76,11 @@ func writeArrivalTable(out io.Writer, w workload, results []result) error {
 	return err
 }
 
-// arrivalMethodRows writes the rows of r's methods under its row in the
-// -arrivals table: the figures a method has (accepted/min, attempts/task,
-// outage kept); nothing when the mix has one method.
-func arrivalMethodRows(tw io.Writer, width int, w workload, r result) {
-	ms := w.mixOf().methods()
-	if len(ms) < 2 {
-		return
-	}
-	for _, m := range ms {
-		mr := r.ByMethod[m]
-		fmt.Fprintf(tw, "%-*s\t%.1f\t\t\t\t\t\t\t\t\t%.2f\t\t\t%s\n",
-			width, "  "+m, mr.AcceptedPerMin, mr.AttemptsPerAcc, result{}.keptCell(mr.OutageStats))
-	}
+// arrivalMethodCells are a method's cells in the -arrivals table: the
+// figures a method has (accepted/min, attempts/task, outage kept), the
+// others empty.
+func arrivalMethodCells(mr methodResult) string {
+	return fmt.Sprintf("%.1f\t\t\t\t\t\t\t\t\t%.2f\t\t\t%s", mr.AcceptedPerMin, mr.AttemptsPerAcc, result{}.keptCell(mr.OutageStats))
 }
 
 // fewestMissed names the ban-free policy that missed the smallest share of

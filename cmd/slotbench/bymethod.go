@@ -89,18 +89,23 @@ func (e *env) byMethod(r *recorder, wire map[string]methodWire) map[string]metho
 }
 
 // methodRows writes the rows of r's methods under its row, indented, in
-// the table's columns; nothing when the mix has one method.
-func methodRows(tw io.Writer, width int, w workload, r result) {
+// the table's columns: cells gives a method's cells after its name, each
+// ended by a tab; nothing when the mix has one method.
+func methodRows(tw io.Writer, width int, w workload, r result, cells func(methodResult) string) {
 	ms := w.mixOf().methods()
 	if len(ms) < 2 {
 		return
 	}
 	for _, m := range ms {
-		mr := r.ByMethod[m]
-		fmt.Fprintf(tw, "%-*s\t%.1f\t\t%.1f%%\t%s\t\t%s\t%.2f\t\t\t%d\t%s\n",
-			width, "  "+m, mr.AcceptedPerMin, 100*mr.ShareAccepted, secs(mr.P50), secs(mr.P99), mr.AttemptsPerAcc, mr.Lost,
-			result{}.keptCell(mr.OutageStats))
+		fmt.Fprintf(tw, "%-*s\t%s\n", width, "  "+m, cells(r.ByMethod[m]))
 	}
+}
+
+// methodCells are a method's cells in the closed-loop table: the figures
+// a method has, the others empty.
+func methodCells(mr methodResult) string {
+	return fmt.Sprintf("%.1f\t\t%.1f%%\t%s\t\t%s\t%.2f\t\t\t%d\t%s",
+		mr.AcceptedPerMin, 100*mr.ShareAccepted, secs(mr.P50), secs(mr.P99), mr.AttemptsPerAcc, mr.Lost, result{}.keptCell(mr.OutageStats))
 }
 
 // methodsWidth is the width of the table's first column for the method

@@ -214,7 +214,7 @@ func writeTable(out io.Writer, w workload, results []result) error {
 			r.pm(fmt.Sprintf("%.2f", r.AttemptsPerAcc), "attempts_per_task", 1, 2),
 			r.pm(strconv.Itoa(r.PeakNoSlot), "peak_no_slot_per_min", 1, 1), bansCell(r), r.pm(strconv.Itoa(r.Lost), "lost", 1, 1),
 			r.keptCell(r.OutageStats))
-		methodRows(tw, width, w, r)
+		methodRows(tw, width, w, r, methodCells)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
