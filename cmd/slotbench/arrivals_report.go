@@ -53,7 +53,7 @@ func writeArrivalTable(out io.Writer, w workload, results []result) error {
 			r.pm(fmt.Sprintf("%.1f%%", 100*a.MissedShare), "missed_share", 100, 1),
 			r.pm(secs(a.AcceptP50), "accept_p50_s", 1, 1), r.pm(secs(a.AcceptP99), "accept_p99_s", 1, 1),
 			n(a.BilledMissed, "billed_missed"), r.pm(fmt.Sprintf("%.2f", r.AttemptsPerAcc), "attempts_per_task", 1, 2),
-			n(r.PeakNoSlot, "peak_no_slot_per_min"), bansCell(r), r.keptCell(r.OutageStats))
+			n(r.PeakNoSlot, "peak_no_slot_per_min"), bansCell(r), r.keptCell())
 		methodRows(tw, width, w, r, arrivalMethodCells)
 	}
 	if err := tw.Flush(); err != nil {
@@ -80,7 +80,7 @@ func writeArrivalTable(out io.Writer, w workload, results []result) error {
 // figures a method has (accepted/min, attempts/task, outage kept), the
 // others empty.
 func arrivalMethodCells(mr methodResult) string {
-	return fmt.Sprintf("%.1f\t\t\t\t\t\t\t\t\t%.2f\t\t\t%s", mr.AcceptedPerMin, mr.AttemptsPerAcc, result{}.keptCell(mr.OutageStats))
+	return fmt.Sprintf("%.1f\t\t\t\t\t\t\t\t\t%.2f\t\t\t%s", mr.AcceptedPerMin, mr.AttemptsPerAcc, mr.keptCell())
 }
 
 // fewestMissed names the ban-free policy that missed the smallest share of

@@ -105,7 +105,7 @@ func methodRows(tw io.Writer, width int, w workload, r result, cells func(method
 // a method has, the others empty.
 func methodCells(mr methodResult) string {
 	return fmt.Sprintf("%.1f\t\t%.1f%%\t%s\t\t%s\t%.2f\t\t\t%d\t%s",
-		mr.AcceptedPerMin, 100*mr.ShareAccepted, secs(mr.P50), secs(mr.P99), mr.AttemptsPerAcc, mr.Lost, result{}.keptCell(mr.OutageStats))
+		mr.AcceptedPerMin, 100*mr.ShareAccepted, secs(mr.P50), secs(mr.P99), mr.AttemptsPerAcc, mr.Lost, mr.keptCell())
 }
 
 // methodsWidth is the width of the table's first column for the method

@@ -144,17 +144,18 @@ func (w workload) outageType() (typ string, inMix bool) {
 }
 
 // pools returns the provider's worker pool of the -type-outage type: as
-// many workers as the account has slots (never the bound) but none for the
-// middle third of the run; nil without -type-outage.
+// many workers as the account has slots (never the bound) but none within
+// outageWindow, the window the run's outage figures count in; nil without
+// -type-outage.
 func (w workload) pools() map[string]captchaaitest.Pool {
 	if w.TypeOutage == "" {
 		return nil
 	}
 	typ, _ := w.outageType()
-	from, to := w.collapse()
+	win := w.outageWindow()
 	return map[string]captchaaitest.Pool{typ: {
 		Workers:  w.Slots,
-		Capacity: []captchaaitest.Step{{At: from, Slots: 0}, {At: to, Slots: w.Slots}},
+		Capacity: []captchaaitest.Step{{At: win[0], Slots: 0}, {At: win[1], Slots: w.Slots}},
 	}}
 }
 
@@ -209,14 +210,25 @@ func outageHead(w workload) string {
 	return "outage kept\t"
 }
 
-// keptCell is the outage kept cell of a row of r, with its tab (with r's
-// spread when o is r's own); "" without -type-outage.
-func (r result) keptCell(o *OutageStats) string {
-	if o == nil {
+// keptCell is the outage kept cell of r's row, with its spread and its
+// tab; "" without -type-outage.
+func (r result) keptCell() string {
+	if r.OutageStats == nil {
 		return ""
 	}
-	return r.pm(fmt.Sprintf("%.0f%%", 100*o.Kept), "outage_kept", 100, 0) + "\t"
+	return r.pm(r.keptPercent(), "outage_kept", 100, 0) + "\t"
 }
+
+// keptCell is the outage kept cell of a method's row, with its tab; ""
+// without -type-outage.
+func (mr methodResult) keptCell() string {
+	if mr.OutageStats == nil {
+		return ""
+	}
+	return mr.keptPercent() + "\t"
+}
+
+func (o *OutageStats) keptPercent() string { return fmt.Sprintf("%.0f%%", 100*o.Kept) }
 
 // outageNote is the table's line on the outage kept column; "" without
 // -type-outage.
@@ -225,8 +237,8 @@ func outageNote(w workload) string {
 		return ""
 	}
 	typ, _ := w.outageType()
-	from, to := w.collapse()
-	return fmt.Sprintf("(outage kept: accepted/min while the %s workers are out, %v to %v, as a share of accepted/min in the rest of the run, the provider's count; a method's row: that method's tasks)", typ, from, to)
+	win := w.outageWindow()
+	return fmt.Sprintf("(outage kept: accepted/min while the %s workers are out, %v to %v, as a share of accepted/min in the rest of the run, the provider's count; a method's row: that method's tasks)", typ, win[0], win[1])
 }
 
 // methodsOf returns the provider's methods for w's mix: reCAPTCHA solves in
@@ -336,8 +348,8 @@ func describeMix(w workload) string {
 	}
 	if w.TypeOutage != "" {
 		typ, _ := w.outageType()
-		from, to := w.collapse()
-		fmt.Fprintf(&b, ", %s workers out from %v to %v", typ, from, to)
+		win := w.outageWindow()
+		fmt.Fprintf(&b, ", %s workers out from %v to %v", typ, win[0], win[1])
 	}
 	return b.String()
 }

@@ -213,7 +213,7 @@ func writeTable(out io.Writer, w workload, results []result) error {
 			r.pm(secs(r.P50), "p50_s", 1, 1), r.pm(secs(r.P95), "p95_s", 1, 1), r.pm(secs(r.P99), "p99_s", 1, 1),
 			r.pm(fmt.Sprintf("%.2f", r.AttemptsPerAcc), "attempts_per_task", 1, 2),
 			r.pm(strconv.Itoa(r.PeakNoSlot), "peak_no_slot_per_min", 1, 1), bansCell(r), r.pm(strconv.Itoa(r.Lost), "lost", 1, 1),
-			r.keptCell(r.OutageStats))
+			r.keptCell())
 		methodRows(tw, width, w, r, methodCells)
 	}
 	if err := tw.Flush(); err != nil {
